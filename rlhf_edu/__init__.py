@@ -1,0 +1,19 @@
+"""rlhf_edu: Reinforcement Learning from Human Feedback, from scratch.
+
+One module per idea of the story:
+
+- ``formulas``        the worked formulas (sequence probability, Bradley-Terry, PPO clip, KL ...)
+- ``examples``        every worked number of the story, computed by ``formulas``
+- ``plots``, ``widgets``, ``figures``  what the notebooks draw and the sliders they show
+- ``tokenizer``       GPT-2 BPE (offline) and a compact BPE trained on the corpus
+- ``data``            the tweet corpus (synthetic offline default, Hugging Face loader)
+- ``model``           the micro GPT-2: config, forward, KV-cache generation, log-probs
+- ``train``           pretraining and SFT, checkpoints
+- ``reward_model``    the Bradley-Terry reward model
+- ``policy_gradient`` RLHF with the vanilla policy-gradient loop
+- ``ppo``             RLHF with PPO (the PPO loss lives here)
+- ``evaluation``      the metrics every notebook and the CLI report
+- ``cli``             ``rlhf-edu`` command line
+"""
+
+__version__ = "0.1.0"

@@ -1,0 +1,164 @@
+"""The sentiment pipeline's stages, each cached on disk and trained when absent.
+
+Every later notebook starts with e.g. ``sft = pipeline.sft_model()``: it loads
+the checkpoint from the cache if one exists for these exact settings, and
+trains it (with a progress bar) if not. So each notebook also runs on its own.
+
+The cache lives in ``$RLHF_EDU_CACHE`` (default ``~/.cache/rlhf_edu``). Each
+stage's folder name carries a short hash of every setting that produced it,
+so changing a setting trains a fresh checkpoint instead of reusing a stale one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import pathlib
+import shutil
+from dataclasses import asdict, dataclass, field
+from functools import lru_cache
+
+import torch
+
+from . import checkpoint as ckpt
+from . import data
+from .model import GPT, GPTConfig, micro_config
+from .tokenizer import BPETokenizer
+from .train import (History, TrainConfig, pack_stream, pretrain_batches, sft_batches, sft_rows,
+                    train)
+
+
+def cache_dir() -> pathlib.Path:
+    d = pathlib.Path(os.environ.get("RLHF_EDU_CACHE", pathlib.Path.home() / ".cache" / "rlhf_edu"))
+    d.mkdir(parents=True, exist_ok=True)
+    return d
+
+
+def _key(obj) -> str:
+    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:10]
+
+
+@dataclass
+class SentimentSetup:
+    """Every setting of stages 1-2 (corpus, tokenizer, model shape, training)."""
+
+    corpus_size: int = 60_000
+    corpus_seed: int = 0
+    vocab_size: int = 2048
+    block_size: int = 64
+    pretrain: TrainConfig = field(default_factory=lambda: TrainConfig(steps=700, batch_size=64, lr=2e-3,
+                                                                      warmup_steps=40, eval_every=100))
+    sft: TrainConfig = field(default_factory=lambda: TrainConfig(steps=300, batch_size=64, lr=5e-4,
+                                                                 warmup_steps=20, eval_every=100, seed=1))
+
+    def model_config(self, vocab_size: int) -> GPTConfig:
+        return micro_config(vocab_size=vocab_size, block_size=self.block_size)
+
+
+DEFAULT = SentimentSetup()
+
+
+@lru_cache(maxsize=4)
+def corpus(size: int = DEFAULT.corpus_size, seed: int = DEFAULT.corpus_seed) -> dict:
+    """The offline tweet corpus, split into train / val / test."""
+    return data.load_tweets("synthetic", n=size, seed=seed)
+
+
+def tokenizer(setup: SentimentSetup = DEFAULT) -> BPETokenizer:
+    """The compact BPE, trained on the training split once and cached."""
+    path = cache_dir() / f"tokenizer-bpe-{setup.vocab_size}-{_key([setup.corpus_size, setup.corpus_seed])}.json"
+    if path.exists():
+        return BPETokenizer.load(path)
+    tok = BPETokenizer.train([t.text for t in corpus(setup.corpus_size, setup.corpus_seed)["train"]],
+                             vocab_size=setup.vocab_size)
+    tok.save(path)
+    return tok
+
+
+def _stage_dir(name: str, setup: SentimentSetup, *parts) -> pathlib.Path:
+    return cache_dir() / f"{name}-{_key([asdict(setup)] + list(parts))}"
+
+
+def load_model(directory) -> GPT:
+    """A GPT from a checkpoint folder (config.json + model.safetensors)."""
+    cfg = ckpt.read_config(directory)["config"]
+    try:
+        model = GPT(GPTConfig(**cfg))
+    except TypeError as e:
+        raise ckpt.CheckpointError(f"{directory}: config.json does not describe a GPT ({e})") from e
+    ckpt.load_weights(model, directory)
+    return model.eval()
+
+
+def _history(directory) -> History | None:
+    p = pathlib.Path(directory) / "trainer.json"
+    if not p.exists():
+        return None
+    return History.from_dict(json.loads(p.read_text())["extra"]["history"])
+
+
+def _finished(directory, steps: int) -> bool:
+    p = pathlib.Path(directory) / "trainer.json"
+    return p.exists() and json.loads(p.read_text())["step"] >= steps
+
+
+def tweet_ids(split: str, setup: SentimentSetup = DEFAULT) -> list[list[int]]:
+    tok = tokenizer(setup)
+    return tok.encode_batch([t.text for t in corpus(setup.corpus_size, setup.corpus_seed)[split]])
+
+
+def pretrain_data(setup: SentimentSetup = DEFAULT):
+    """(train batch function, fixed validation batches) for next-token prediction."""
+    tok = tokenizer(setup)
+    train_stream = pack_stream(tweet_ids("train", setup), tok.eos_id)
+    val_stream = pack_stream(tweet_ids("val", setup), tok.eos_id)
+    get = pretrain_batches(train_stream, setup.block_size, setup.pretrain.batch_size, setup.pretrain.seed)
+    val_get = pretrain_batches(val_stream, setup.block_size, 64, seed=12345)
+    return get, [val_get(i) for i in range(4)]
+
+
+def sft_data(setup: SentimentSetup = DEFAULT):
+    """(train batch function, validation batches) of prompt -> completion pairs."""
+    tok = tokenizer(setup)
+    splits = corpus(setup.corpus_size, setup.corpus_seed)
+
+    def rows(split, seed):
+        pairs = data.prompt_completion_pairs(splits[split], seed=seed)
+        p_ids = tok.encode_batch([p for p, _ in pairs])
+        c_ids = tok.encode_batch([c for _, c in pairs])
+        return sft_rows(list(zip(p_ids, c_ids)), tok.eos_id, tok.pad_id, setup.block_size - 1)
+
+    ids, mask = rows("train", setup.sft.seed)
+    vids, vmask = rows("val", 12345)
+    get = sft_batches(ids, mask, setup.sft.batch_size, setup.sft.seed)
+    val_get = sft_batches(vids, vmask, 64, seed=12345)
+    return get, [val_get(i) for i in range(4)]
+
+
+def pretrained_model(setup: SentimentSetup = DEFAULT, retrain: bool = False, progress: bool = True):
+    """Stage 1: the micro GPT-2 pretrained on the tweet corpus. Returns (model, history)."""
+    d = _stage_dir("pretrain", setup)
+    if retrain and d.exists():
+        shutil.rmtree(d)
+    if _finished(d, setup.pretrain.steps):
+        return load_model(d), _history(d)
+    tok = tokenizer(setup)
+    torch.manual_seed(setup.pretrain.seed)
+    model = GPT(setup.model_config(tok.vocab_size))
+    get, val = pretrain_data(setup)
+    hist = train(model, get, setup.pretrain, val, out_dir=d, desc="pretrain", progress=progress)
+    return model.eval(), hist
+
+
+def sft_model(setup: SentimentSetup = DEFAULT, retrain: bool = False, progress: bool = True):
+    """Stage 2: supervised fine-tuning on prompt -> completion pairs. Returns (model, history)."""
+    d = _stage_dir("sft", setup)
+    if retrain and d.exists():
+        shutil.rmtree(d)
+    if _finished(d, setup.sft.steps):
+        return load_model(d), _history(d)
+    model, _ = pretrained_model(setup, retrain=False, progress=progress)
+    get, val = sft_data(setup)
+    hist = train(model, get, setup.sft, val, out_dir=d, desc="sft", progress=progress)
+    return model.eval(), hist

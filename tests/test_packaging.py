@@ -1,0 +1,37 @@
+"""The project's set-up files agree with each other."""
+
+import pathlib
+import re
+import pytest
+
+tomllib = pytest.importorskip("tomllib")  # Python >= 3.11
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+
+
+def _names(reqs):
+    return {re.split(r"[<>=!~ \[]", r.strip(), maxsplit=1)[0].lower().replace("_", "-") for r in reqs}
+
+
+def test_environment_yml_names_the_same_dependencies_as_pyproject():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    wanted = _names(project["dependencies"] + project["optional-dependencies"]["test"])
+    env_lines = (ROOT / "environment.yml").read_text().splitlines()
+    pip_reqs = [l.strip()[2:] for l in env_lines if re.match(r"^\s{6}- ", l) and "-e ." not in l]
+    assert _names(pip_reqs) == wanted
+    assert any("-e ." in l for l in env_lines), "environment.yml must install the package itself"
+
+
+def test_ci_runs_the_readme_test_command():
+    readme = (ROOT / "README.md").read_text()
+    ci = (ROOT / ".ci" / "run").read_text()
+    commands = re.findall(r"^python3 -m venv .venv && .*pytest.*$", readme, flags=re.M)
+    assert commands, "README must show the test command"
+    assert commands[0] in ci.splitlines()
+
+
+def test_torch_requirement_is_a_bounded_range():
+    # An open "torch" pulls whatever is newest (often a multi-GB CUDA build).
+    deps = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    torch_req = next(d for d in deps if d.startswith("torch"))
+    assert ">=" in torch_req and "<" in torch_req.replace("<=", "")

@@ -1,0 +1,87 @@
+"""Build the notebooks from their readable sources and execute them.
+
+The sources live in ``notebooks/src/NN_name.py`` in the "percent" format
+(``# %%`` starts a code cell, ``# %% [markdown]`` a markdown cell whose lines
+start with ``# ``). This script turns each into ``notebooks/NN_name.ipynb`` and
+runs it top to bottom in a fresh kernel, so the committed notebook carries the
+outputs readers see on the web and nbval compares in CI.
+
+    python tools/build_notebooks.py            # all notebooks
+    python tools/build_notebooks.py 02 04      # only those whose name starts so
+    python tools/build_notebooks.py --no-run   # convert only
+"""
+
+from __future__ import annotations
+
+import argparse
+import pathlib
+import sys
+import time
+
+import nbformat
+from nbclient import NotebookClient
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+SRC = ROOT / "notebooks" / "src"
+OUT = ROOT / "notebooks"
+
+
+def parse_percent(text: str) -> nbformat.NotebookNode:
+    """Split a percent-format script into notebook cells."""
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.metadata["language_info"] = {"name": "python"}
+    kind, lines = None, []
+
+    def flush():
+        if kind is None:
+            return
+        body = "\n".join(lines).strip("\n")
+        if kind == "markdown":
+            body = "\n".join(l[2:] if l.startswith("# ") else l.lstrip("#") for l in body.splitlines())
+            nb.cells.append(nbformat.v4.new_markdown_cell(body))
+        elif body.strip():
+            nb.cells.append(nbformat.v4.new_code_cell(body))
+
+    for line in text.splitlines():
+        if line.startswith("# %%"):
+            flush()
+            kind, lines = ("markdown" if "[markdown]" in line else "code"), []
+        else:
+            lines.append(line)
+    flush()
+    for i, cell in enumerate(nb.cells):  # stable ids keep diffs small
+        cell["id"] = f"cell-{i:03d}"
+    return nb
+
+
+def build(src: pathlib.Path, run: bool = True, timeout: int = 1800) -> pathlib.Path:
+    nb = parse_percent(src.read_text())
+    dest = OUT / (src.stem + ".ipynb")
+    if run:
+        t0 = time.time()
+        NotebookClient(nb, timeout=timeout, kernel_name="python3",
+                       resources={"metadata": {"path": str(OUT)}}).execute()
+        print(f"executed {dest.name} in {time.time() - t0:.1f}s")
+    nbformat.write(nb, dest)
+    return dest
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("prefixes", nargs="*", help="build only notebooks whose name starts with one of these")
+    ap.add_argument("--no-run", action="store_true", help="convert without executing")
+    args = ap.parse_args(argv)
+    sources = sorted(SRC.glob("[0-9][0-9]_*.py"))
+    if args.prefixes:
+        sources = [s for s in sources if any(s.name.startswith(p) for p in args.prefixes)]
+    if not sources:
+        print("no notebook sources matched", file=sys.stderr)
+        return 1
+    for src in sources:
+        build(src, run=not args.no_run)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
