@@ -11,6 +11,7 @@ so changing a setting trains a fresh checkpoint instead of reusing a stale one.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import os
@@ -23,7 +24,11 @@ import torch
 
 from . import checkpoint as ckpt
 from . import data
-from .model import GPT, GPTConfig, micro_config
+from .model import GPT, GPTConfig, generate, micro_config
+from .policy_gradient import PGConfig, train_policy_gradient
+from .ppo import PPOConfig, frozen_copy, train_ppo
+from .reward_model import (RewardModel, RMTrainConfig, calibrate, pairwise_accuracy, preference_pairs,
+                           train_reward_model)
 from .tokenizer import BPETokenizer
 from .train import (History, TrainConfig, pack_stream, pretrain_batches, sft_batches, sft_rows,
                     train)
@@ -162,3 +167,99 @@ def sft_model(setup: SentimentSetup = DEFAULT, retrain: bool = False, progress: 
     get, val = sft_data(setup)
     hist = train(model, get, setup.sft, val, out_dir=d, desc="sft", progress=progress)
     return model.eval(), hist
+
+
+# ---------------------------------------------------------------- stages 3 and 4
+
+@dataclass
+class RLHFSetup:
+    """Settings of the reward model and the RL stages (on top of ``SentimentSetup``)."""
+
+    rm_pairs: int = 30_000
+    rm: RMTrainConfig = field(default_factory=RMTrainConfig)
+    calibration_samples: int = 512
+    max_new_tokens: int = 24
+    ppo: PPOConfig = field(default_factory=PPOConfig)
+    pg: PGConfig = field(default_factory=PGConfig)
+
+
+RLHF_DEFAULT = RLHFSetup()
+
+
+def rl_prompts(setup: SentimentSetup = DEFAULT) -> list[str]:
+    """Training prompts for RL: the first few words of training tweets (the SFT prompts)."""
+    pairs = data.prompt_completion_pairs(corpus(setup.corpus_size, setup.corpus_seed)["train"], seed=7)
+    return sorted({p for p, _ in pairs})
+
+
+def evaluation_prompts(n: int = 48) -> list[str]:
+    """The fixed held-out prompt set every notebook and the CLI evaluate on."""
+    return data.eval_prompts(n)
+
+
+def load_reward_model(directory) -> RewardModel:
+    cfg = ckpt.read_config(directory)["config"]
+    rm = RewardModel(GPT(GPTConfig(**cfg)))
+    ckpt.load_weights(rm, directory)
+    return rm.eval()
+
+
+def reward_model(setup: SentimentSetup = DEFAULT, rl: RLHFSetup = RLHF_DEFAULT, retrain: bool = False,
+                 progress: bool = True):
+    """Stage 3: Bradley-Terry reward model on corpus preference pairs, calibrated on SFT samples.
+
+    Returns (reward model, info) with info = held-out accuracy, loss history, gain and bias.
+    """
+    d = _stage_dir("rm", setup, asdict(rl.rm), rl.rm_pairs, rl.calibration_samples, rl.max_new_tokens)
+    if retrain and d.exists():
+        shutil.rmtree(d)
+    if (d / "model.safetensors").exists():
+        return load_reward_model(d), ckpt.read_config(d)["meta"]
+    sft, _ = sft_model(setup, progress=progress)
+    tok = tokenizer(setup)
+    splits = corpus(setup.corpus_size, setup.corpus_seed)
+    rm = RewardModel(copy.deepcopy(sft))
+    pairs = preference_pairs(splits["train"], rl.rm_pairs, seed=rl.rm.seed)
+    held_out = preference_pairs(splits["test"], 3000, seed=99)
+    hist = train_reward_model(rm, tok, pairs, rl.rm, progress=progress)
+    accuracy = pairwise_accuracy(rm, tok, held_out)
+    # Calibrate on what the RL stage will actually score: SFT samples for the RL prompts.
+    prompts = rl_prompts(setup)
+    g = torch.Generator().manual_seed(2024)
+    pick = torch.randint(0, len(prompts), (rl.calibration_samples,), generator=g).tolist()
+    gen = generate(sft, tok.encode_batch([prompts[i] for i in pick]), rl.max_new_tokens, tok.eos_id,
+                   tok.pad_id, generator=g)
+    gain, bias = calibrate(rm, gen.sequences, gen.attention_mask)
+    meta = {"stage": "reward_model", "heldout_accuracy": accuracy, "gain": gain, "bias": bias, "history": hist}
+    ckpt.save_model(rm, d, sft.config.to_dict(), meta)
+    return rm, meta
+
+
+def _policy_stage(kind: str, setup: SentimentSetup, rl: RLHFSetup, cfg, retrain: bool, progress: bool):
+    d = _stage_dir(kind, setup, asdict(rl.rm), rl.rm_pairs, asdict(cfg))
+    if retrain and d.exists():
+        shutil.rmtree(d)
+    if (d / "model.safetensors").exists():
+        return load_model(d), ckpt.read_config(d)["meta"]["history"]
+    sft, _ = sft_model(setup, progress=progress)
+    rm, _ = reward_model(setup, rl, progress=progress)
+    tok = tokenizer(setup)
+    policy, reference = copy.deepcopy(sft), frozen_copy(sft)
+    if kind == "ppo":
+        _, history = train_ppo(policy, reference, rm, tok, rl_prompts(setup), cfg, progress=progress)
+    else:
+        history = train_policy_gradient(policy, reference, rm, tok, rl_prompts(setup), cfg, progress=progress)
+    ckpt.save_model(policy, d, policy.config.to_dict(), {"stage": kind, "history": history})
+    return policy.eval(), history
+
+
+def ppo_policy(setup: SentimentSetup = DEFAULT, rl: RLHFSetup = RLHF_DEFAULT, cfg: PPOConfig | None = None,
+               retrain: bool = False, progress: bool = True):
+    """Stage 4 with PPO. Returns (policy, per-iteration history)."""
+    return _policy_stage("ppo", setup, rl, cfg or rl.ppo, retrain, progress)
+
+
+def pg_policy(setup: SentimentSetup = DEFAULT, rl: RLHFSetup = RLHF_DEFAULT, cfg: PGConfig | None = None,
+              retrain: bool = False, progress: bool = True):
+    """Stage 4 with the vanilla policy-gradient loop. Returns (policy, per-iteration history)."""
+    return _policy_stage("pg", setup, rl, cfg or rl.pg, retrain, progress)

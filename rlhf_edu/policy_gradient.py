@@ -1,0 +1,96 @@
+"""Stage 4, first version: RLHF with the vanilla policy-gradient (REINFORCE) loop.
+
+The loop as the story tells it, with its loose ends tied:
+
+- the reward of a completion is ``score - beta * sum_t KL_t`` against the
+  frozen reference; it is a *constant* to the update (computed under no_grad);
+- only the log-probs of the *generated* tokens enter the loss, never the prompt's;
+- a completion has one reward, given at its end, and gamma = 1: its return at
+  every token is that same number. "Discounted returns over a batch" would mix
+  different completions' rewards together, which is wrong;
+- a baseline (the batch's mean reward) is subtracted: it leaves the gradient's
+  expectation unchanged and cuts its variance;
+- we sample from the full softmax (no top-k) so the log-probs we train on are
+  those of the distribution that produced the samples (on-policy);
+- one gradient step per batch of fresh samples (PPO, next, reuses each batch).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from . import formulas
+from .model import GPT, response_logprobs
+from .rollout import collect_rollout
+
+
+@dataclass
+class PGConfig:
+    iterations: int = 40
+    batch_size: int = 64
+    max_new_tokens: int = 24
+    temperature: float = 1.0
+    lr: float = 5e-5
+    beta: float = 0.1
+    baseline: bool = True        # subtract the batch-mean reward
+    normalise: bool = True       # divide advantages by their std (a common, scale-free choice)
+    max_grad_norm: float = 1.0
+    seed: int = 0
+
+    def __post_init__(self):
+        if self.beta < 0:
+            raise ValueError(f"beta must be >= 0, got {self.beta}")
+        if self.lr <= 0:
+            raise ValueError(f"lr must be > 0, got {self.lr}")
+
+
+def sequence_advantages(rewards: torch.Tensor, baseline: bool = True, normalise: bool = True) -> torch.Tensor:
+    adv = rewards - rewards.mean() if baseline else rewards.clone()
+    if normalise and len(adv) > 1:
+        adv = adv / adv.std().clamp(min=1e-6)
+    return adv
+
+
+def pg_loss(policy: GPT, ro, advantages: torch.Tensor, temperature: float = 1.0) -> torch.Tensor:
+    """-mean_i A_i * log pi(y_i | x_i), the log-prob summed over generated tokens only."""
+    logp = response_logprobs(policy, ro.sequences, ro.attention_mask, ro.prompt_len, temperature)
+    seq_logp = (logp * ro.response_mask).sum(1)
+    return -formulas.policy_gradient_surrogate(seq_logp, advantages).mean()
+
+
+def train_policy_gradient(policy: GPT, reference: GPT, reward_model, tokenizer, prompts: list[str],
+                          cfg: PGConfig, progress: bool = True, callback=None) -> list[dict]:
+    """Update ``policy`` in place; returns one log dict per iteration."""
+    from tqdm.auto import tqdm
+
+    torch.manual_seed(cfg.seed)
+    for m in (reference, reward_model):
+        m.eval()
+        for p in m.parameters():
+            p.requires_grad_(False)
+    opt = torch.optim.Adam(policy.parameters(), lr=cfg.lr)
+    gen = torch.Generator().manual_seed(cfg.seed)
+    history = []
+    for it in tqdm(range(cfg.iterations), desc="policy gradient", disable=not progress):
+        batch = [prompts[i] for i in torch.randint(0, len(prompts), (cfg.batch_size,), generator=gen)]
+        ro = collect_rollout(policy, reference, reward_model, tokenizer, batch, cfg.max_new_tokens,
+                             cfg.temperature, gen)
+        kl = ro.kl_k1.sum(1)
+        rewards = formulas.kl_penalised_reward(ro.scores, kl, cfg.beta)  # constants: rollout ran under no_grad
+        adv = sequence_advantages(rewards, cfg.baseline, cfg.normalise)
+        policy.eval()  # dropout off: the log-probs must be those of the sampling policy
+        loss = pg_loss(policy, ro, adv, cfg.temperature)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(policy.parameters(), cfg.max_grad_norm)
+        opt.step()
+        log = {"iteration": it, "score": ro.scores.mean().item(), "kl_k1": kl.mean().item(),
+               "kl_k3": ro.kl_k3.sum(1).mean().item(), "total_reward": rewards.mean().item(),
+               "loss": loss.item(), "length": ro.lengths.float().mean().item()}
+        history.append(log)
+        if callback is not None:
+            callback(log, ro)
+    policy.eval()
+    return history

@@ -1,0 +1,304 @@
+"""Stage 4: RLHF with PPO. The PPO loss is ``ppo_losses`` in this file.
+
+The loop (``train_ppo``), in the spirit of CleanRL, with every detail visible:
+
+1. rollout: sample completions from the current policy (full distribution),
+   score them with the reward model, and record policy, reference and value
+   estimates for every response token;
+2. rewards: every token pays -beta * KL_t; the reward model's score is added
+   at the last *real* token (``token_rewards``);
+3. advantages: GAE with gamma = 1, lambda = 0.95, next value 0 after the
+   last token; returns = advantages + values; advantages whitened over real
+   tokens (``gae``, ``whiten``);
+4. update: several epochs over shuffled minibatches of the clipped policy
+   loss plus the clipped value loss (``ppo_losses``);
+5. log everything (``PPO_LOG_KEYS``) and adapt beta if asked to.
+
+All hyper-parameters live in ``PPOConfig``. ``../shared/ppo-checklist.md``
+lists the details; tests/test_ppo.py checks each one.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import time
+from dataclasses import asdict, dataclass
+
+import torch
+import torch.nn as nn
+
+from . import formulas
+from .model import GPT, response_logprobs
+from .rollout import Rollout, collect_rollout
+
+
+@dataclass
+class PPOConfig:
+    """Every PPO hyper-parameter, in one place."""
+
+    iterations: int = 40           # rollout batches (one rollout + its updates = one iteration)
+    batch_size: int = 64           # completions per rollout
+    max_new_tokens: int = 24
+    temperature: float = 1.0       # used for sampling *and* every log-prob (policy and reference)
+    lr: float = 1e-4
+    anneal_lr: bool = True         # linear decay to 0 over the iterations
+    ppo_epochs: int = 4
+    minibatch_size: int = 16
+    clip_eps: float = 0.2          # policy ratio clip
+    value_clip_eps: float = 0.2    # value clip around the old value
+    vf_coef: float = 0.1
+    entropy_coef: float = 0.0      # entropy is always logged; it enters the loss only if > 0
+    gamma: float = 1.0
+    lam: float = 0.95
+    beta: float = 0.1              # KL coefficient
+    adaptive_kl: bool = False
+    target_kl: float = 6.0         # nats per completion, for the adaptive controller
+    kl_horizon: int = 10_000
+    target_approx_kl: float | None = None  # early-stop the epochs when approx-KL exceeds this
+    whiten_advantages: bool = True
+    no_eos_penalty: float | None = None    # score given to completions that never end
+    max_grad_norm: float = 1.0
+    seed: int = 0
+
+    def __post_init__(self):
+        if not 0 < self.clip_eps < 1:
+            raise ValueError(f"clip_eps must be in (0, 1), got {self.clip_eps}")
+        if self.beta < 0:
+            raise ValueError(f"beta must be >= 0, got {self.beta}")
+        if self.batch_size % self.minibatch_size:
+            raise ValueError(f"batch_size ({self.batch_size}) must be a multiple of minibatch_size "
+                             f"({self.minibatch_size})")
+        if self.temperature <= 0:
+            raise ValueError(f"temperature must be > 0, got {self.temperature}")
+
+
+class PolicyWithValue(nn.Module):
+    """The policy GPT plus a value head on its last hidden state (zero-initialised: V = 0 at the start)."""
+
+    def __init__(self, policy: GPT):
+        super().__init__()
+        self.policy = policy
+        self.value_head = nn.Linear(policy.config.d_model, 1)
+        nn.init.zeros_(self.value_head.weight)
+        nn.init.zeros_(self.value_head.bias)
+
+    def forward(self, sequences, attention_mask, prompt_len, temperature=1.0):
+        """(log-probs, entropy, values) of the response tokens, each (B, R)."""
+        logp, entropy, hidden = response_logprobs(self.policy, sequences, attention_mask, prompt_len,
+                                                  temperature, return_entropy=True, return_hidden=True)
+        # The value of the state *before* response token t lives where its logits do: position t-1.
+        values = self.value_head(hidden[:, prompt_len - 1:-1]).squeeze(-1)
+        return logp, entropy, values
+
+
+# ---------------------------------------------------------------- rewards and advantages
+
+def token_rewards(scores, logprobs, ref_logprobs, mask, beta):
+    """Per-token rewards: -beta * (log pi - log pi_ref) everywhere, + score at the last real token.
+
+    Each row then sums to score - beta * sum_t KL_t. Pads get 0.
+    """
+    kl = (logprobs - ref_logprobs) * mask
+    rewards = -beta * kl
+    last = (mask.long() * torch.arange(mask.shape[1])).argmax(1)
+    rewards[torch.arange(len(scores)), last] += scores
+    return rewards * mask
+
+
+def gae(rewards, values, mask, gamma=1.0, lam=0.95):
+    """Generalised advantage estimation, vectorised over tokens.
+
+    delta_t = r_t + gamma * V_{t+1} - V_t (V after the last real token is 0),
+    A_t = sum_k (gamma * lam)^k delta_{t+k}. Returns (advantages, returns) with
+    returns = advantages + values, computed *before* any whitening.
+    """
+    values = values * mask
+    next_values = torch.cat([values[:, 1:], torch.zeros_like(values[:, :1])], dim=1) * torch.cat(
+        [mask[:, 1:], torch.zeros_like(mask[:, :1])], dim=1)
+    deltas = (rewards + gamma * next_values - values) * mask
+    T = rewards.shape[1]
+    idx = torch.arange(T)
+    power = (idx[None, :] - idx[:, None]).clamp(min=0).to(rewards.dtype)   # [t, k] -> k - t
+    weights = torch.where(idx[None, :] >= idx[:, None], (gamma * lam) ** power, torch.zeros(()))
+    advantages = (deltas @ weights.T) * mask  # A[:, t] = sum_k weights[t, k] * delta[:, k]
+    return advantages, (advantages + values) * mask
+
+
+def gae_loop(rewards, values, mask, gamma=1.0, lam=0.95):
+    """The textbook backwards loop; the reference the vectorised ``gae`` is tested against."""
+    B, T = rewards.shape
+    adv = torch.zeros_like(rewards)
+    last = torch.zeros(B)
+    for t in reversed(range(T)):
+        next_v = values[:, t + 1] * mask[:, t + 1] if t + 1 < T else torch.zeros(B)
+        delta = rewards[:, t] + gamma * next_v - values[:, t]
+        last = (delta + gamma * lam * last) * mask[:, t]
+        adv[:, t] = last
+    return adv, (adv + values) * mask
+
+
+def masked_mean(x, mask):
+    return (x * mask).sum() / mask.sum().clamp(min=1)
+
+
+def whiten(x, mask, shift_mean=True):
+    """Normalise over real tokens only; pads stay 0 and do not affect the statistics."""
+    mean = masked_mean(x, mask)
+    var = masked_mean((x - mean) ** 2, mask)
+    out = (x - mean) * torch.rsqrt(var + 1e-8)
+    if not shift_mean:
+        out = out + mean
+    return out * mask
+
+
+def explained_variance(pred, target, mask) -> float:
+    var_y = masked_mean((target - masked_mean(target, mask)) ** 2, mask)
+    resid = target - pred
+    var_r = masked_mean((resid - masked_mean(resid, mask)) ** 2, mask)
+    return float("nan") if var_y == 0 else (1 - var_r / var_y).item()
+
+
+# ---------------------------------------------------------------- the PPO loss
+
+def ppo_losses(new_logp, old_logp, advantages, new_values, old_values, returns, mask, cfg: PPOConfig):
+    """Clipped policy loss and clipped value loss over real tokens, plus diagnostics.
+
+    Policy: maximise min(r A, clip(r, 1-eps, 1+eps) A) (``formulas.ppo_clip_objective``);
+    when the clip binds, the gradient for that token is exactly zero.
+    Value: 0.5 * max((V - R)^2, (V_clipped - R)^2), V_clipped = V_old + clip(V - V_old, -eps_v, eps_v).
+    """
+    log_ratio = (new_logp - old_logp) * mask
+    ratio = torch.exp(log_ratio)
+    terms = formulas.ppo_clip_objective(ratio, advantages, cfg.clip_eps)
+    pg_loss = -masked_mean(terms.objective, mask)
+    v_clipped = old_values + (new_values - old_values).clamp(-cfg.value_clip_eps, cfg.value_clip_eps)
+    vf_loss = 0.5 * masked_mean(torch.maximum((new_values - returns) ** 2, (v_clipped - returns) ** 2), mask)
+    with torch.no_grad():
+        stats = {
+            "clip_frac": masked_mean(((ratio - 1).abs() > cfg.clip_eps).float(), mask).item(),
+            "approx_kl": masked_mean((ratio - 1) - log_ratio, mask).item(),  # k3 between old and new
+            "ratio_mean": masked_mean(ratio, mask).item(),
+            "vf_clip_frac": masked_mean(((new_values - old_values).abs() > cfg.value_clip_eps).float(), mask).item(),
+        }
+    return pg_loss, vf_loss, stats
+
+
+# ---------------------------------------------------------------- the KL controller
+
+class AdaptiveKLController:
+    """beta <- beta * (1 + clip(KL / target - 1, -0.2, 0.2) * n / horizon) (Ziegler et al., 2019)."""
+
+    def __init__(self, beta: float, target: float, horizon: int):
+        self.beta, self.target, self.horizon = beta, target, horizon
+
+    def update(self, kl: float, n_steps: int) -> float:
+        error = max(-0.2, min(0.2, kl / self.target - 1))
+        self.beta *= 1 + error * n_steps / self.horizon
+        return self.beta
+
+
+# ---------------------------------------------------------------- the loop
+
+PPO_LOG_KEYS = ("score", "kl_k1", "kl_k3", "total_reward", "policy_loss", "value_loss", "entropy", "clip_frac",
+                "approx_kl", "explained_variance", "lr", "beta", "length", "ratio_first_minibatch")
+
+
+def train_ppo(policy: GPT, reference: GPT, reward_model, tokenizer, prompts: list[str], cfg: PPOConfig,
+              progress: bool = True, callback=None):
+    """Run PPO. ``policy`` is updated in place; ``reference`` must be a frozen copy of the start.
+
+    Returns (model with value head, list of per-iteration log dicts).
+    """
+    from tqdm.auto import tqdm
+
+    torch.manual_seed(cfg.seed)
+    for m in (reference, reward_model):
+        m.eval()
+        for p in m.parameters():
+            p.requires_grad_(False)
+    model = PolicyWithValue(policy)
+    model.eval()  # dropout off everywhere during RL: ratio must be exactly 1 before the first update
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, eps=1e-5)
+    kl_ctl = AdaptiveKLController(cfg.beta, cfg.target_kl, cfg.kl_horizon)
+    gen = torch.Generator().manual_seed(cfg.seed)
+    history = []
+    bar = tqdm(range(cfg.iterations), desc="PPO", disable=not progress)
+    for it in bar:
+        lr = cfg.lr * (1 - it / cfg.iterations) if cfg.anneal_lr else cfg.lr
+        for g in opt.param_groups:
+            g["lr"] = lr
+        batch_prompts = [prompts[i] for i in torch.randint(0, len(prompts), (cfg.batch_size,), generator=gen)]
+        ro = collect_rollout(policy, reference, reward_model, tokenizer, batch_prompts, cfg.max_new_tokens,
+                             cfg.temperature, gen, cfg.no_eos_penalty)
+        t_update = time.perf_counter()
+        mask = ro.response_mask.float()
+        with torch.no_grad():
+            old_logp, _, old_values = model(ro.sequences, ro.attention_mask, ro.prompt_len, cfg.temperature)
+            old_logp, old_values = old_logp * mask, old_values * mask
+            beta = kl_ctl.beta
+            rewards = token_rewards(ro.scores, old_logp, ro.ref_logprobs, mask, beta)
+            advantages, returns = gae(rewards, old_values, mask, cfg.gamma, cfg.lam)
+            if cfg.whiten_advantages:
+                advantages = whiten(advantages, mask)
+        stats, first_ratio = [], None
+        for epoch in range(cfg.ppo_epochs):
+            order = torch.randperm(cfg.batch_size, generator=gen)
+            for start in range(0, cfg.batch_size, cfg.minibatch_size):
+                mb = order[start:start + cfg.minibatch_size]
+                new_logp, entropy, new_values = model(ro.sequences[mb], ro.attention_mask[mb], ro.prompt_len,
+                                                      cfg.temperature)
+                pg_loss, vf_loss, s = ppo_losses(new_logp, old_logp[mb], advantages[mb], new_values,
+                                                 old_values[mb], returns[mb], mask[mb], cfg)
+                ent = masked_mean(entropy, mask[mb])
+                loss = pg_loss + cfg.vf_coef * vf_loss - cfg.entropy_coef * ent
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                nn.utils.clip_grad_norm_(model.parameters(), cfg.max_grad_norm)
+                opt.step()
+                if first_ratio is None:
+                    first_ratio = s["ratio_mean"]
+                stats.append({"policy_loss": pg_loss.item(), "value_loss": vf_loss.item(),
+                              "entropy": ent.item(), **s})
+            if cfg.target_approx_kl is not None and stats[-1]["approx_kl"] > cfg.target_approx_kl:
+                break  # the policy moved far enough from the one that sampled: stop reusing this batch
+        kl_per_seq = ro.kl_k1.sum(1)
+        if cfg.adaptive_kl:
+            kl_ctl.update(kl_per_seq.mean().item(), cfg.batch_size)
+        log = {
+            "iteration": it,
+            "score": ro.scores.mean().item(),
+            "kl_k1": kl_per_seq.mean().item(),
+            "kl_k3": ro.kl_k3.sum(1).mean().item(),
+            "total_reward": (ro.scores - beta * kl_per_seq).mean().item(),
+            "explained_variance": explained_variance(old_values, returns, mask),
+            "lr": lr,
+            "beta": beta,
+            "length": ro.lengths.float().mean().item(),
+            "ratio_first_minibatch": first_ratio,
+            "epochs_run": epoch + 1,
+            "seconds_generation": ro.seconds["generation"],
+            "seconds_scoring": ro.seconds["scoring"],
+            "seconds_update": time.perf_counter() - t_update,
+            "tokens": int(ro.lengths.sum()),
+        }
+        for k in ("policy_loss", "value_loss", "entropy", "clip_frac", "approx_kl"):
+            log[k] = sum(s[k] for s in stats) / len(stats)
+        history.append(log)
+        bar.set_postfix(score=f"{log['score']:.2f}", kl=f"{log['kl_k1']:.2f}")
+        if callback is not None:
+            callback(log, ro)
+    model.eval()
+    return model, history
+
+
+def frozen_copy(model: GPT) -> GPT:
+    """A deep copy with gradients off: the KL anchor must never move."""
+    ref = copy.deepcopy(model).eval()
+    for p in ref.parameters():
+        p.requires_grad_(False)
+    return ref
+
+
+def config_dict(cfg: PPOConfig) -> dict:
+    return asdict(cfg)
