@@ -94,3 +94,14 @@ def metrics_table(columns: dict[str, dict]) -> str:
         if all(key in columns[n] for n in names):
             lines.append(f"{label:<{width}}" + "".join(f"{columns[n][key]:>14.3f}" for n in names))
     return "\n".join(lines)
+
+
+@torch.no_grad()
+def sample_texts(model, tokenizer, prompts: list[str], max_new_tokens: int = 24, temperature: float = 1.0,
+                 top_k: int | None = None, seed: int = 0) -> list[str]:
+    """Prompt + sampled completion, as text (seeded, batched, KV cache)."""
+    from .model import generate
+
+    gen = generate(model, tokenizer.encode_batch(prompts), max_new_tokens, tokenizer.eos_id, tokenizer.pad_id,
+                   temperature=temperature, top_k=top_k, generator=torch.Generator().manual_seed(seed))
+    return [p + tokenizer.decode(r[m.bool()].tolist()) for p, r, m in zip(prompts, gen.responses, gen.response_mask)]

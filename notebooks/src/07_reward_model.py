@@ -1,0 +1,133 @@
+# %% [markdown]
+# # 07 · Training the reward model
+#
+# **What you will learn.** Stage 3 of the pipeline. We turn the SFT model into a **reward model**:
+# same backbone, but the token head is replaced by one linear layer that reads the hidden state of
+# the *last real token* and returns a single number. We train it on preference pairs with the
+# Bradley–Terry loss from notebook 02, check it on held-out pairs and against the independent
+# judge, and calibrate it so its scores have mean 0 and standard deviation 1 on the SFT model's
+# own samples. Finally we read the story's 0.881 off a real pair.
+
+# %%
+%matplotlib inline
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+
+from rlhf_edu import data, evaluation, formulas, judge, pipeline, plots
+
+torch.manual_seed(0)
+
+# %% [markdown]
+# ## Preference pairs
+#
+# Real RLHF asks people which of two replies is better. We have labelled tweets instead, so we let
+# the label speak for the person: of two tweets, the **more positive** one is "chosen". Three kinds
+# of pair appear equally often: positive over negative, positive over neutral, neutral over
+# negative. (This encodes *our* preference, "be positive", which is exactly what RLHF does: the
+# reward model learns whatever the labellers preferred.)
+
+# %%
+splits = pipeline.corpus()
+from rlhf_edu.reward_model import preference_pairs
+for chosen, rejected in preference_pairs(splits["train"], 3, seed=0):
+    print(f"chosen:   {chosen}\nrejected: {rejected}\n")
+
+# %% [markdown]
+# ## Training
+#
+# The model scores both texts of each pair in one batch; the loss is
+# $-\log\sigma(r_c - r_r)$, computed with `logsigmoid` (`formulas.reward_model_loss`). The score is
+# read at the last real token, the end-of-text token we append to every text, never at a pad.
+# `pipeline.reward_model()` trains, evaluates on 3,000 held-out pairs from the test split, calibrates,
+# and caches the result.
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+rm, info = pipeline.reward_model()
+tok = pipeline.tokenizer()
+print(f"held-out pairwise accuracy: {info['heldout_accuracy']:.3f}")
+print(f"calibration: score = {info['gain']:.3f} * raw + {info['bias']:.3f}")
+assert info["heldout_accuracy"] >= 0.9
+
+# %%
+fig = plots.plot_rm_training(info["history"])
+plt.show()
+
+# %% [markdown]
+# ## What the scores look like
+#
+# If the reward model learned sentiment, the three labels should separate: negative tweets low,
+# neutral in the middle, positive high.
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+test = splits["test"]
+scores = rm.score_texts(tok, [t.text for t in test]).numpy()
+labels = np.array([t.label for t in test])
+for k, name in enumerate(data.LABELS):
+    print(f"{name:>8}: mean score {scores[labels == k].mean():+.2f}  (n={int((labels == k).sum())})")
+assert scores[labels == 0].mean() < scores[labels == 1].mean() < scores[labels == 2].mean()
+
+# %%
+fig = plots.plot_reward_by_label(scores, labels, data.LABELS)
+plt.show()
+
+# %% [markdown]
+# ## Does it agree with the independent judge?
+#
+# VADER never saw our training pairs. If our reward model ranks tweets the way VADER does, it has
+# learned sentiment rather than some quirk of the generator. We check the rank correlation between
+# the reward model's score and VADER's compound score on the test tweets.
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+compound = judge.vader_compound([t.text for t in test])
+def ranks(x):
+    return np.argsort(np.argsort(x))
+spearman = np.corrcoef(ranks(scores), ranks(compound))[0, 1]
+print(f"Spearman correlation, reward model vs VADER: {spearman:.3f}")
+assert spearman > 0.6
+
+# %% [markdown]
+# ## Calibration
+#
+# The raw score has no natural scale: the model would be just as right if every score were doubled.
+# But the RL stage adds it to $-\beta \cdot \mathrm{KL}$, so its scale decides what $\beta$ means.
+# We fix the scale where it matters: on samples of the SFT model (the policy RL starts from), the
+# calibrated scores have mean 0 and standard deviation 1.
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+sft, _ = pipeline.sft_model()
+metrics, ro = evaluation.evaluate(sft, pipeline.frozen_copy(sft), rm, tok, pipeline.rl_prompts()[:256],
+                                  samples_per_prompt=2)
+print(f"on 512 fresh SFT samples: mean {ro.scores.mean():+.3f}, std {ro.scores.std():.3f}")
+assert abs(ro.scores.mean().item()) < 0.3 and 0.7 < ro.scores.std().item() < 1.3
+
+# %% [markdown]
+# ## The story's 0.881, on a real pair
+#
+# In notebook 02 a reward model scored a chosen reply 3.0 and a rejected one 1.0, and
+# $\sigma(3.0 - 1.0) = 0.881$ was the probability that people prefer the first. Here is the same
+# reading for a pair our trained model scores now:
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+chosen = "Today I feel amazing, the sun is out and my friends are here 😊"
+rejected = "Today I feel awful, my phone broke and the bus never came"
+r_c, r_r = rm.score_texts(tok, [chosen, rejected]).tolist()
+p = formulas.bradley_terry_prob(r_c, r_r)
+print(f"r_chosen = {r_c:+.2f}, r_rejected = {r_r:+.2f}")
+print(f"P(chosen preferred) = sigma({r_c:.2f} - ({r_r:.2f})) = {p:.3f}")
+print(f"loss = -log {p:.3f} = {formulas.reward_model_loss(r_c, r_r):.3f}")
+assert p > 0.5
+
+# %% [markdown]
+# ## Summary
+#
+# - A reward model is the SFT backbone plus a one-number head read at the last real token.
+# - Bradley–Terry training on pairs gives a model that ranks held-out pairs correctly more than 90%
+#   of the time and agrees with an independent judge.
+# - Calibration on the SFT policy's own samples makes the reward scale, and so $\beta$, meaningful.
+# - Next, notebook 08 uses this reward to fine-tune the SFT model with the policy gradient.

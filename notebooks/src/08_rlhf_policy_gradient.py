@@ -1,0 +1,91 @@
+# %% [markdown]
+# # 08 · RLHF with the policy-gradient loop
+#
+# **What you will learn.** Stage 4, first version. We fine-tune the SFT model with the plain
+# policy gradient of notebook 03: sample completions, score them with the reward model minus a KL
+# penalty against the frozen SFT model, and push up the log-probability of completions that scored
+# above average. You will see the reward rise, check the result with the independent judge, and
+# read before/after samples for the story's three prompts. Along the way we fix what the usual
+# pseudo-code gets loose.
+
+# %%
+%matplotlib inline
+import matplotlib.pyplot as plt
+import torch
+
+from rlhf_edu import data, evaluation, pipeline, plots
+from rlhf_edu.policy_gradient import PGConfig
+
+torch.manual_seed(0)
+
+# %% [markdown]
+# ## What the usual pseudo-code gets loose
+#
+# The loop is often sketched as "generate, compute rewards, compute discounted returns, loss =
+# −log π · return, step". Four details matter:
+#
+# 1. **One reward per completion.** The reward model scores a finished text, once. With γ = 1 the
+#    return at every token of that completion is that one number. "Discounted returns over the
+#    batch" would mix different completions' rewards together as if they were one episode.
+# 2. **The reward is a constant.** It is computed without gradients (`torch.no_grad`): the policy
+#    must not be able to "improve" by changing how the reward is computed.
+# 3. **Only generated tokens count.** The prompt was given, not chosen; its log-probs stay out of
+#    the loss.
+# 4. **Sample from the distribution you score.** Top-k sampling draws from a truncated
+#    distribution; if the loss then uses full-softmax log-probs, the data are off-policy. We sample
+#    from the full softmax during RL.
+#
+# We also subtract a **baseline**, the batch's mean reward: the gradient's expectation does not
+# change, its noise drops a lot. The total reward of a completion is
+# $R = r_{\text{RM}} - \beta \sum_t \big(\log\pi(y_t) - \log\pi_{\text{ref}}(y_t)\big)$ with β = 0.1.
+
+# %%
+print(PGConfig())
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+tok = pipeline.tokenizer()
+sft, _ = pipeline.sft_model()
+rm, _ = pipeline.reward_model()
+policy, history = pipeline.pg_policy()
+
+# %%
+fig = plots.plot_rl_history(history, ("score", "kl_k1", "total_reward"), "policy gradient, β = 0.1")
+plt.show()
+
+# %% [markdown]
+# ## Judged by someone else
+#
+# The rising curve is the reward model's opinion, and the policy was trained to please exactly that
+# model. The independent judge (VADER) and the KL tell us whether the text really became more
+# positive, and at what cost. Both models are evaluated on the same held-out prompts with the same
+# sampling seed.
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+prompts = pipeline.evaluation_prompts()
+reference = pipeline.frozen_copy(sft)
+before, before_ro = evaluation.evaluate(sft, reference, rm, tok, prompts)
+after, after_ro = evaluation.evaluate(policy, reference, rm, tok, prompts)
+print(evaluation.metrics_table({"SFT": before, "policy gradient": after}))
+assert after["judge_positive_rate"] > before["judge_positive_rate"] + 0.1
+
+# %% [markdown]
+# ## Before and after, for the story's prompts
+#
+# (One caveat about the judge: VADER counts "friend" as a positive word, so "My friend told me"
+# starts with a head start whatever follows.)
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+story = [p for p in data.RL_PROMPTS for _ in range(3)]
+for b, a in zip(evaluation.sample_texts(sft, tok, story, seed=5), evaluation.sample_texts(policy, tok, story, seed=5)):
+    print(f"SFT: {b}\nPG:  {a}\n")
+
+# %% [markdown]
+# ## Summary
+#
+# - The vanilla policy gradient, done carefully, moves the SFT model towards positive tweets: the
+#   reward model's score rises, and the independent judge agrees.
+# - Every step uses fresh samples once and throws them away. Notebook 09 makes each batch of
+#   samples go further with PPO, and adds a value function to cut the variance per token.

@@ -1,0 +1,83 @@
+# %% [markdown]
+# # 10 · Reward hacking, and the KL leash
+#
+# **What you will learn.** The reward model is a *proxy* for what people want, and a policy
+# optimised hard against a proxy finds its blind spots. A classic sentiment example: the model
+# learns to stuff "happy", "love", "wonderful" into every completion, whatever the prompt. The KL
+# penalty is what stops this. We run the same PPO recipe with several values of β and compare the
+# proxy (reward-model score), the independent judge, the KL, and the diversity of the text.
+#
+# **The runs are small on purpose** so that the sweep fits in a few minutes on a CPU: each β gets
+# the same PPO settings as notebook 09 but fewer iterations and a higher learning rate (listed
+# below). The trends, not the exact numbers, are the point.
+
+# %%
+%matplotlib inline
+import dataclasses
+
+import matplotlib.pyplot as plt
+import torch
+
+from rlhf_edu import evaluation, pipeline, plots
+
+torch.manual_seed(0)
+BETAS = (0.0, 0.01, 0.05, 0.1, 0.3)
+SWEEP = dataclasses.replace(pipeline.RLHF_DEFAULT.ppo, iterations=20, lr=3e-4)
+print(SWEEP)
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+tok = pipeline.tokenizer()
+sft, _ = pipeline.sft_model()
+rm, _ = pipeline.reward_model()
+reference = pipeline.frozen_copy(sft)
+prompts = pipeline.evaluation_prompts()
+rows, samples = [], {}
+base, base_ro = evaluation.evaluate(sft, reference, rm, tok, prompts)
+for beta in BETAS:
+    policy, _ = pipeline.ppo_policy(cfg=dataclasses.replace(SWEEP, beta=beta))
+    metrics, ro = evaluation.evaluate(policy, reference, rm, tok, prompts)
+    rows.append({"beta": beta, **metrics})
+    samples[beta] = ro.texts[:8:2]
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+print(evaluation.metrics_table({"SFT": base, **{f"β={r['beta']:g}": r for r in rows}}))
+
+# %%
+fig = plots.plot_beta_sweep(rows)
+plt.show()
+
+# %% [markdown]
+# ## What the text looks like at each β
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+for beta in BETAS:
+    print(f"--- β = {beta:g}")
+    for s in samples[beta]:
+        print("  ", s)
+
+# %% [markdown]
+# ## Reading the sweep
+#
+# - With **β = 0** nothing ties the policy to the SFT model. The proxy score climbs highest, the
+#   KL is largest, and diversity (distinct-2) drops: the policy repeats whatever phrases the reward
+#   model rewards most.
+# - As β grows the KL shrinks and the text stays closer to the SFT model's; the proxy gain is
+#   smaller but the text stays varied.
+# - Watch the gap between proxy and judge: where the proxy rises faster than the judge, the policy
+#   is learning the reward model's quirks rather than sentiment.
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+by_beta = {r["beta"]: r for r in rows}
+assert by_beta[0.0]["kl_k1"] > by_beta[0.3]["kl_k1"], "less leash should mean more KL"
+assert by_beta[0.0]["rm_score"] > base["rm_score"]
+
+# %% [markdown]
+# ## Summary
+#
+# - The reward model is a proxy; pushed without a leash, a policy exploits it.
+# - The KL penalty trades some proxy reward for staying close to a model that writes well.
+# - Always judge an RLHF run with something it was not trained on, and watch KL and diversity.
