@@ -7,12 +7,15 @@ One module per idea of the story:
 - ``plots``, ``widgets``, ``figures``  what the notebooks draw and the sliders they show
 - ``tokenizer``       GPT-2 BPE (offline) and a compact BPE trained on the corpus
 - ``data``            the tweet corpus (synthetic offline default, Hugging Face loader)
+- ``judge``           the independent sentiment judge (VADER): evaluates, never trains
 - ``model``           the micro GPT-2: config, forward, KV-cache generation, log-probs
-- ``train``           pretraining and SFT, checkpoints
+- ``train``, ``checkpoint``  pretraining and SFT; safetensors checkpoints that resume exactly
 - ``reward_model``    the Bradley-Terry reward model
+- ``rollout``         sample completions and score them (shared by both RL loops)
 - ``policy_gradient`` RLHF with the vanilla policy-gradient loop
 - ``ppo``             RLHF with PPO (the PPO loss lives here)
 - ``evaluation``      the metrics every notebook and the CLI report
+- ``pipeline``        each stage cached on disk, trained when absent
 - ``cli``             ``rlhf-edu`` command line
 """
 

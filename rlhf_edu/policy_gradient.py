@@ -28,11 +28,11 @@ from .rollout import collect_rollout
 
 @dataclass
 class PGConfig:
-    iterations: int = 40
-    batch_size: int = 64
+    iterations: int = 30
+    batch_size: int = 32
     max_new_tokens: int = 24
     temperature: float = 1.0
-    lr: float = 5e-5
+    lr: float = 1e-4
     beta: float = 0.1
     baseline: bool = True        # subtract the batch-mean reward
     normalise: bool = True       # divide advantages by their std (a common, scale-free choice)
