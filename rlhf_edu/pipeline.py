@@ -141,14 +141,16 @@ def sft_data(setup: SentimentSetup = DEFAULT):
     tok = tokenizer(setup)
     splits = corpus(setup.corpus_size, setup.corpus_seed)
 
-    def rows(split, seed):
+    def rows(split, seed, limit):
+        # SFT takes steps * batch_size rows at most: encode a shuffled subset, not the whole split.
         pairs = data.prompt_completion_pairs(splits[split], seed=seed)
+        pairs = [pairs[i] for i in torch.randperm(len(pairs), generator=torch.Generator().manual_seed(seed))[:limit]]
         p_ids = tok.encode_batch([p for p, _ in pairs])
         c_ids = tok.encode_batch([c for _, c in pairs])
         return sft_rows(list(zip(p_ids, c_ids)), tok.eos_id, tok.pad_id, setup.block_size - 1)
 
-    ids, mask = rows("train", setup.sft.seed)
-    vids, vmask = rows("val", 12345)
+    ids, mask = rows("train", setup.sft.seed, setup.sft.steps * setup.sft.batch_size)
+    vids, vmask = rows("val", 12345, 256)
     get = sft_batches(ids, mask, setup.sft.batch_size, setup.sft.seed)
     val_get = sft_batches(vids, vmask, 64, seed=12345)
     return get, [val_get(i) for i in range(2)]
@@ -188,7 +190,7 @@ def sft_model(setup: SentimentSetup = DEFAULT, retrain: bool = False, progress: 
 class RLHFSetup:
     """Settings of the reward model and the RL stages (on top of ``SentimentSetup``)."""
 
-    rm_pairs: int = 30_000
+    rm_pairs: int = 5_000
     rm: RMTrainConfig = field(default_factory=lambda: RMTrainConfig(steps=80, batch_size=32, lr=5e-4))
     calibration_samples: int = 512
     max_new_tokens: int = 24
@@ -234,7 +236,7 @@ def reward_model(setup: SentimentSetup = DEFAULT, rl: RLHFSetup = RLHF_DEFAULT, 
     splits = corpus(setup.corpus_size, setup.corpus_seed)
     rm = RewardModel(copy.deepcopy(sft))
     pairs = preference_pairs(splits["train"], rl.rm_pairs, seed=rl.rm.seed)
-    held_out = preference_pairs(splits["test"], 3000, seed=99)
+    held_out = preference_pairs(splits["test"], 2000, seed=99)
     hist = train_reward_model(rm, tok, pairs, rl.rm, progress=progress)
     accuracy = pairwise_accuracy(rm, tok, held_out)
     # Calibrate on what the RL stage will actually score: SFT samples for the RL prompts.

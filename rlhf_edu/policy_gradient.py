@@ -32,7 +32,7 @@ class PGConfig:
     batch_size: int = 32
     max_new_tokens: int = 24
     temperature: float = 1.0
-    lr: float = 1e-4
+    lr: float = 3e-4
     beta: float = 0.1
     baseline: bool = True        # subtract the batch-mean reward
     normalise: bool = True       # divide advantages by their std (a common, scale-free choice)

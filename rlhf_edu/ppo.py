@@ -37,11 +37,11 @@ from .rollout import Rollout, collect_rollout
 class PPOConfig:
     """Every PPO hyper-parameter, in one place."""
 
-    iterations: int = 30           # rollout batches (one rollout + its updates = one iteration)
+    iterations: int = 36           # rollout batches (one rollout + its updates = one iteration)
     batch_size: int = 32           # completions per rollout
     max_new_tokens: int = 24
     temperature: float = 1.0       # used for sampling *and* every log-prob (policy and reference)
-    lr: float = 2e-4
+    lr: float = 3e-4
     anneal_lr: bool = True         # linear decay to 0 over the iterations
     ppo_epochs: int = 4
     minibatch_size: int = 16

@@ -22,7 +22,7 @@ from rlhf_edu import evaluation, pipeline, plots
 
 torch.manual_seed(0)
 BETAS = (0.0, 0.01, 0.05, 0.1, 0.3)
-SWEEP = dataclasses.replace(pipeline.RLHF_DEFAULT.ppo, iterations=20, lr=3e-4)
+SWEEP = dataclasses.replace(pipeline.RLHF_DEFAULT.ppo, iterations=12, ppo_epochs=2, lr=3e-4)
 print(SWEEP)
 
 # %%
