@@ -191,6 +191,7 @@ class RLHFSetup:
     """Settings of the reward model and the RL stages (on top of ``SentimentSetup``)."""
 
     rm_pairs: int = 5_000
+    rm_heldout_pairs: int = 2_000
     rm: RMTrainConfig = field(default_factory=lambda: RMTrainConfig(steps=80, batch_size=32, lr=5e-4))
     calibration_samples: int = 512
     max_new_tokens: int = 24
@@ -236,7 +237,7 @@ def reward_model(setup: SentimentSetup = DEFAULT, rl: RLHFSetup = RLHF_DEFAULT, 
     splits = corpus(setup.corpus_size, setup.corpus_seed)
     rm = RewardModel(copy.deepcopy(sft))
     pairs = preference_pairs(splits["train"], rl.rm_pairs, seed=rl.rm.seed)
-    held_out = preference_pairs(splits["test"], 2000, seed=99)
+    held_out = preference_pairs(splits["test"], rl.rm_heldout_pairs, seed=99)
     hist = train_reward_model(rm, tok, pairs, rl.rm, progress=progress)
     accuracy = pairwise_accuracy(rm, tok, held_out)
     # Calibrate on what the RL stage will actually score: SFT samples for the RL prompts.
