@@ -191,7 +191,8 @@ def _smooth(values, k: int = 10):
 def plot_lm_training(pre_hist, sft_hist=None) -> Figure:
     """Training and validation loss of pretraining (and SFT)."""
     hists = [("pretraining", pre_hist)] + ([("SFT", sft_hist)] if sft_hist is not None else [])
-    fig, axes = plt.subplots(1, len(hists), figsize=(5.5 * len(hists), 3.6))
+    fig = Figure(figsize=(5.5 * len(hists), 3.6), layout="constrained")
+    axes = fig.subplots(1, len(hists))
     axes = list(axes) if len(hists) > 1 else [axes]
     for ax, (name, h) in zip(axes, hists):
         sm = _smooth(h.loss)
@@ -201,13 +202,13 @@ def plot_lm_training(pre_hist, sft_hist=None) -> Figure:
         ax.set(title=f"{name}: cross-entropy", xlabel="step", ylabel="loss (nats/token)")
         ax.legend()
         _grid(ax)
-    fig.tight_layout()
     return fig
 
 
 def plot_rm_training(history: dict) -> Figure:
     """Bradley-Terry loss and batch accuracy while training the reward model."""
-    fig, (a, b) = plt.subplots(1, 2, figsize=(11, 3.6))
+    fig = Figure(figsize=(11, 3.6), layout="constrained")
+    a, b = fig.subplots(1, 2)
     sm = _smooth(history["loss"])
     a.plot(history["step"][len(history["step"]) - len(sm):], sm)
     a.set(title="reward model: -log sigma(r_c - r_r)", xlabel="step", ylabel="loss")
@@ -216,7 +217,6 @@ def plot_rm_training(history: dict) -> Figure:
     b.set(title="batch pairwise accuracy", xlabel="step", ylabel="accuracy", ylim=(0, 1.02))
     for ax in (a, b):
         _grid(ax)
-    fig.tight_layout()
     return fig
 
 
@@ -224,14 +224,14 @@ def plot_reward_by_label(scores, labels, names) -> Figure:
     """Histogram of reward-model scores per corpus label."""
     import numpy as np
 
-    fig, ax = plt.subplots(figsize=(7, 3.6))
+    fig = Figure(figsize=(7, 3.6), layout="constrained")
+    ax = fig.subplots()
     bins = np.linspace(float(np.min(scores)), float(np.max(scores)), 40)
     for k, name in enumerate(names):
         ax.hist(scores[labels == k], bins=bins, alpha=0.55, label=name)
     ax.set(title="reward-model score by label (test tweets)", xlabel="calibrated score", ylabel="tweets")
     ax.legend()
     _grid(ax)
-    fig.tight_layout()
     return fig
 
 
@@ -240,7 +240,8 @@ def plot_rl_history(history: list[dict], keys=("score", "kl_k1", "total_reward")
     n = len(keys)
     cols = min(3, n)
     rows = (n + cols - 1) // cols
-    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.0 * rows), squeeze=False)
+    fig = Figure(figsize=(4.2 * cols, 3.0 * rows), layout="constrained")
+    axes = fig.subplots(rows, cols, squeeze=False)
     its = [h["iteration"] for h in history]
     for ax, key in zip(axes.flat, keys):
         ax.plot(its, [h[key] for h in history], marker=".")
@@ -250,7 +251,6 @@ def plot_rl_history(history: list[dict], keys=("score", "kl_k1", "total_reward")
         ax.axis("off")
     if title:
         fig.suptitle(title)
-    fig.tight_layout()
     return fig
 
 
@@ -266,7 +266,8 @@ def plot_beta_sweep(rows: list[dict]) -> Figure:
     """Proxy (reward model) vs judge vs KL for each beta of the reward-hacking sweep."""
     betas = [r["beta"] for r in rows]
     labels = [f"β={b:g}" for b in betas]
-    fig, (a, b) = plt.subplots(1, 2, figsize=(11, 4))
+    fig = Figure(figsize=(11, 4), layout="constrained")
+    a, b = fig.subplots(1, 2)
     a.plot(labels, [r["rm_score"] for r in rows], "o-", label="reward-model score (proxy)")
     a.plot(labels, [r["judge_compound"] for r in rows], "s-", label="VADER mean compound (judge)")
     a.plot(labels, [r["distinct_2"] for r in rows], "^-", label="distinct-2 (diversity)")
@@ -280,5 +281,4 @@ def plot_beta_sweep(rows: list[dict]) -> Figure:
     b.set(title="proxy and judge against KL", xlabel="KL to reference (nats per completion)")
     b.legend()
     _grid(b)
-    fig.tight_layout()
     return fig

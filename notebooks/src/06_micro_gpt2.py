@@ -15,7 +15,6 @@
 %matplotlib inline
 import collections
 
-import matplotlib.pyplot as plt
 import torch
 
 from rlhf_edu import data, evaluation, judge, pipeline, plots
@@ -145,8 +144,7 @@ pretrained, pre_hist = pipeline.pretrained_model()
 sft, sft_hist = pipeline.sft_model()
 
 # %%
-fig = plots.plot_lm_training(pre_hist, sft_hist)
-plt.show()
+plots.plot_lm_training(pre_hist, sft_hist)
 
 # %%
 # NBVAL_IGNORE_OUTPUT

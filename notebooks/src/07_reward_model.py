@@ -10,7 +10,6 @@
 
 # %%
 %matplotlib inline
-import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
@@ -51,8 +50,7 @@ print(f"calibration: score = {info['gain']:.3f} * raw + {info['bias']:.3f}")
 assert info["heldout_accuracy"] >= 0.85
 
 # %%
-fig = plots.plot_rm_training(info["history"])
-plt.show()
+plots.plot_rm_training(info["history"])
 
 # %% [markdown]
 # ## What the scores look like
@@ -70,8 +68,7 @@ for k, name in enumerate(data.LABELS):
 assert scores[labels == 0].mean() < scores[labels == 1].mean() < scores[labels == 2].mean()
 
 # %%
-fig = plots.plot_reward_by_label(scores, labels, data.LABELS)
-plt.show()
+plots.plot_reward_by_label(scores, labels, data.LABELS)
 
 # %% [markdown]
 # ## Does it agree with the independent judge?

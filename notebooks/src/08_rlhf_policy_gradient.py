@@ -10,7 +10,6 @@
 
 # %%
 %matplotlib inline
-import matplotlib.pyplot as plt
 import torch
 
 from rlhf_edu import data, evaluation, pipeline, plots
@@ -50,8 +49,7 @@ rm, _ = pipeline.reward_model()
 policy, history = pipeline.pg_policy()
 
 # %%
-fig = plots.plot_rl_history(history, ("score", "kl_k1", "total_reward"), "policy gradient, β = 0.1")
-plt.show()
+plots.plot_rl_history(history, ("score", "kl_k1", "total_reward"), "policy gradient, β = 0.1")
 
 # %% [markdown]
 # ## Judged by someone else

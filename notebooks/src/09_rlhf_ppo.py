@@ -12,7 +12,6 @@
 
 # %%
 %matplotlib inline
-import matplotlib.pyplot as plt
 import torch
 
 from rlhf_edu import data, evaluation, pipeline, plots
@@ -51,8 +50,7 @@ print(f"KL to the reference before any update: k1 = {first['kl_k1']:.6f}, k3 = {
 assert abs(first["ratio_first_minibatch"] - 1) < 1e-6 and first["kl_k1"] == 0.0
 
 # %%
-fig = plots.plot_ppo_history(history)
-plt.show()
+plots.plot_ppo_history(history)
 
 # %% [markdown]
 # How to read these panels:

@@ -15,7 +15,6 @@
 %matplotlib inline
 import dataclasses
 
-import matplotlib.pyplot as plt
 import torch
 
 from rlhf_edu import evaluation, pipeline, plots
@@ -45,8 +44,7 @@ for beta in BETAS:
 print(evaluation.metrics_table({"SFT": base, **{f"β={r['beta']:g}": r for r in rows}}))
 
 # %%
-fig = plots.plot_beta_sweep(rows)
-plt.show()
+plots.plot_beta_sweep(rows)
 
 # %% [markdown]
 # ## What the text looks like at each β
