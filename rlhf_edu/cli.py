@@ -34,7 +34,7 @@ def cmd_figures(args) -> int:
 def cmd_sentiment(args) -> int:
     import torch
 
-    from . import evaluation, pipeline, plots
+    from . import data, evaluation, pipeline, plots
 
     torch.manual_seed(0)
     out = pathlib.Path(args.out)
@@ -50,14 +50,13 @@ def cmd_sentiment(args) -> int:
     train_seconds = time.perf_counter() - t0
     print(f"\nreward model held-out pairwise accuracy: {rm_info['heldout_accuracy']:.3f}")
 
-    prompts = pipeline.evaluation_prompts()
     reference = pipeline.frozen_copy(sft)
-    sft_metrics, sft_ro = evaluation.evaluate(sft, reference, rm, tok, prompts)
-    ppo_metrics, ppo_ro = evaluation.evaluate(policy, reference, rm, tok, prompts)
-    print("\n" + evaluation.metrics_table({"SFT": sft_metrics, "PPO": ppo_metrics}))
-    print("\nsamples (same prompts, same seed):")
-    for i in range(0, 4 * 4, 4):  # evaluate() draws 4 samples per prompt
-        print(f"  SFT: {sft_ro.texts[i]}\n  PPO: {ppo_ro.texts[i]}\n")
+    metrics = evaluation.compare_policies({"SFT": sft, "PPO": policy}, reference, rm, tok,
+                                          pipeline.evaluation_prompts())
+    print("\n" + evaluation.metrics_table(metrics))
+    print("\nsamples (same prompts, same seed):\n")
+    print(evaluation.side_by_side({"SFT": sft, "PPO": policy}, tok, [p for p in data.RL_PROMPTS for _ in range(2)]))
+    print()
 
     saved = []
     for name, fig in [("pretrain_sft_loss.png", plots.plot_lm_training(pre_hist, sft_hist)),

@@ -105,3 +105,18 @@ def sample_texts(model, tokenizer, prompts: list[str], max_new_tokens: int = 24,
     gen = generate(model, tokenizer.encode_batch(prompts), max_new_tokens, tokenizer.eos_id, tokenizer.pad_id,
                    temperature=temperature, top_k=top_k, generator=torch.Generator().manual_seed(seed))
     return [p + tokenizer.decode(r[m.bool()].tolist()) for p, r, m in zip(prompts, gen.responses, gen.response_mask)]
+
+
+def compare_policies(models: dict, reference, reward_model, tokenizer, prompts: list[str]) -> dict[str, dict]:
+    """Evaluate several policies on the same prompts with the same sampling seed: {name: metrics}."""
+    return {name: evaluate(m, reference, reward_model, tokenizer, prompts)[0] for name, m in models.items()}
+
+
+def side_by_side(models: dict, tokenizer, prompts: list[str], seed: int = 5) -> str:
+    """Completions of each model for the same prompts and seed, one block per prompt."""
+    samples = {name: sample_texts(m, tokenizer, prompts, seed=seed) for name, m in models.items()}
+    width = max(len(n) for n in models)
+    blocks = []
+    for i in range(len(prompts)):
+        blocks.append("\n".join(f"{name + ':':<{width + 1}} {samples[name][i]}" for name in models))
+    return "\n\n".join(blocks)

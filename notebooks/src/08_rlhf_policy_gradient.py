@@ -61,11 +61,10 @@ plots.plot_rl_history(history, ("score", "kl_k1", "total_reward"), "policy gradi
 
 # %%
 # NBVAL_IGNORE_OUTPUT
-prompts = pipeline.evaluation_prompts()
-reference = pipeline.frozen_copy(sft)
-before, before_ro = evaluation.evaluate(sft, reference, rm, tok, prompts)
-after, after_ro = evaluation.evaluate(policy, reference, rm, tok, prompts)
-print(evaluation.metrics_table({"SFT": before, "policy gradient": after}))
+metrics = evaluation.compare_policies({"SFT": sft, "policy gradient": policy}, pipeline.frozen_copy(sft), rm, tok,
+                                      pipeline.evaluation_prompts())
+print(evaluation.metrics_table(metrics))
+before, after = metrics["SFT"], metrics["policy gradient"]
 assert after["judge_positive_rate"] > before["judge_positive_rate"] + 0.05
 
 # %% [markdown]
@@ -77,8 +76,7 @@ assert after["judge_positive_rate"] > before["judge_positive_rate"] + 0.05
 # %%
 # NBVAL_IGNORE_OUTPUT
 story = [p for p in data.RL_PROMPTS for _ in range(3)]
-for b, a in zip(evaluation.sample_texts(sft, tok, story, seed=5), evaluation.sample_texts(policy, tok, story, seed=5)):
-    print(f"SFT: {b}\nPG:  {a}\n")
+print(evaluation.side_by_side({"SFT": sft, "PG": policy}, tok, story))
 
 # %% [markdown]
 # ## Summary

@@ -66,11 +66,10 @@ plots.plot_ppo_history(history)
 
 # %%
 # NBVAL_IGNORE_OUTPUT
-prompts = pipeline.evaluation_prompts()
-reference = pipeline.frozen_copy(sft)
-before, before_ro = evaluation.evaluate(sft, reference, rm, tok, prompts)
-after, after_ro = evaluation.evaluate(policy, reference, rm, tok, prompts)
-print(evaluation.metrics_table({"SFT": before, "PPO": after}))
+metrics = evaluation.compare_policies({"SFT": sft, "PPO": policy}, pipeline.frozen_copy(sft), rm, tok,
+                                      pipeline.evaluation_prompts())
+print(evaluation.metrics_table(metrics))
+before, after = metrics["SFT"], metrics["PPO"]
 # Robust checks (the measured figures are in the table above):
 assert after["judge_positive_rate"] > before["judge_positive_rate"] + 0.2
 assert after["kl_k1"] < 20
@@ -82,8 +81,7 @@ assert after["distinct_2"] >= 0.5 * before["distinct_2"]
 # %%
 # NBVAL_IGNORE_OUTPUT
 story = [p for p in data.RL_PROMPTS for _ in range(3)]
-for b, a in zip(evaluation.sample_texts(sft, tok, story, seed=5), evaluation.sample_texts(policy, tok, story, seed=5)):
-    print(f"SFT: {b}\nPPO: {a}\n")
+print(evaluation.side_by_side({"SFT": sft, "PPO": policy}, tok, story))
 
 # %% [markdown]
 # ## Summary
