@@ -89,10 +89,11 @@ def metrics_table(columns: dict[str, dict]) -> str:
     """A plain-text table: one row per metric, one column per model."""
     names = list(columns)
     width = max(len(v) for v in METRIC_LABELS.values())
-    lines = [" " * width + "".join(f"{n:>14}" for n in names)]
+    col = max(12, *(len(n) for n in names)) + 2
+    lines = [" " * width + "".join(f"{n:>{col}}" for n in names)]
     for key, label in METRIC_LABELS.items():
         if all(key in columns[n] for n in names):
-            lines.append(f"{label:<{width}}" + "".join(f"{columns[n][key]:>14.3f}" for n in names))
+            lines.append(f"{label:<{width}}" + "".join(f"{columns[n][key]:>{col}.3f}" for n in names))
     return "\n".join(lines)
 
 

@@ -21,7 +21,7 @@ from rlhf_edu import data, evaluation, judge, pipeline, plots
 from rlhf_edu.model import GPT, count_parameters, micro_config
 from rlhf_edu.tokenizer import GPT2Tokenizer
 
-torch.manual_seed(0)
+_ = torch.manual_seed(0)
 
 # %% [markdown]
 # ## The corpus

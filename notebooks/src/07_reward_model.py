@@ -15,7 +15,7 @@ import torch
 
 from rlhf_edu import data, evaluation, formulas, judge, pipeline, plots
 
-torch.manual_seed(0)
+_ = torch.manual_seed(0)
 
 # %% [markdown]
 # ## Preference pairs

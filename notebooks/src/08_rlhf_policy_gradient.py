@@ -15,7 +15,7 @@ import torch
 from rlhf_edu import data, evaluation, pipeline, plots
 from rlhf_edu.policy_gradient import PGConfig
 
-torch.manual_seed(0)
+_ = torch.manual_seed(0)
 
 # %% [markdown]
 # ## What the usual pseudo-code gets loose

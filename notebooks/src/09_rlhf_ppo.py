@@ -17,7 +17,7 @@ import torch
 from rlhf_edu import data, evaluation, pipeline, plots
 from rlhf_edu.ppo import PPOConfig
 
-torch.manual_seed(0)
+_ = torch.manual_seed(0)
 print(PPOConfig())
 
 # %% [markdown]
@@ -86,7 +86,8 @@ print(evaluation.side_by_side({"SFT": sft, "PPO": policy}, tok, story))
 # %% [markdown]
 # ## Summary
 #
-# - PPO turns the SFT model's mixed tweets into positive ones; the independent judge confirms it,
-#   and the KL to the reference stays a few nats per completion.
-# - Diversity (distinct-2) stays close to the SFT model's: the policy did not collapse onto one
-#   phrase. Notebook 10 shows what happens when the KL leash is loosened.
+# - PPO moves the SFT model's mixed tweets towards positive ones, and the independent judge agrees
+#   (compare the judge rows of the table), at a KL of a few nats per completion.
+# - Look closely at the samples, though: the first signs of reward hacking are already here.
+#   Completions get shorter and repeat the reward model's favourite phrases ("so good"), and
+#   distinct-2 drops. Notebook 10 varies the KL leash to see this trade-off directly.

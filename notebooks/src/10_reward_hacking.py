@@ -19,7 +19,7 @@ import torch
 
 from rlhf_edu import evaluation, pipeline, plots
 
-torch.manual_seed(0)
+_ = torch.manual_seed(0)
 BETAS = (0.0, 0.01, 0.05, 0.1, 0.3)
 SWEEP = dataclasses.replace(pipeline.RLHF_DEFAULT.ppo, iterations=12, ppo_epochs=2, lr=3e-4)
 print(SWEEP)
@@ -59,13 +59,17 @@ for beta in BETAS:
 # %% [markdown]
 # ## Reading the sweep
 #
-# - With **β = 0** nothing ties the policy to the SFT model. The proxy score climbs highest, the
-#   KL is largest, and diversity (distinct-2) drops: the policy repeats whatever phrases the reward
-#   model rewards most.
-# - As β grows the KL shrinks and the text stays closer to the SFT model's; the proxy gain is
-#   smaller but the text stays varied.
-# - Watch the gap between proxy and judge: where the proxy rises faster than the judge, the policy
-#   is learning the reward model's quirks rather than sentiment.
+# What to look for, and what this small sweep does and does not show:
+#
+# - **The leash works on KL.** With β = 0 nothing ties the policy to the SFT model, and its KL to
+#   the reference is the largest; as β grows the KL shrinks. This is clear even in short runs.
+# - **The full collapse needs longer runs.** Each β here gets only 12 short iterations, so the proxy
+#   gains are modest and the judge moves little; the degenerate "so good so good" text does not
+#   take over yet. Notebook 09's longer run at β = 0.1 already shows its first signs (shorter
+#   completions, repeated phrases). To see the collapse at β = 0, raise `iterations` in `SWEEP`
+#   (e.g. to 60) and give it the time.
+# - **Watch the gap between proxy and judge**: where the reward-model score rises faster than the
+#   judge's, the policy is learning the reward model's quirks rather than sentiment.
 
 # %%
 # NBVAL_IGNORE_OUTPUT
