@@ -8,8 +8,8 @@
 # d_model 128, about 1M parameters" needs two corrections, and then run stages 1 and 2 of the
 # pipeline: **pretraining** (next-token prediction) and **supervised fine-tuning** (SFT).
 #
-# The first run trains and caches the checkpoints (about three minutes on two CPU cores); later
-# runs, and notebooks 07–10, load them from the cache.
+# The first run trains and caches the checkpoints (several minutes on a 2-core CPU: the cell
+# below prints the measured time); later runs, and notebooks 07–10, load them from the cache.
 
 # %%
 %matplotlib inline
