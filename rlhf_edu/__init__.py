@@ -20,3 +20,10 @@ One module per idea of the story:
 """
 
 __version__ = "0.1.0"
+
+# tqdm's monitor thread wakes every 10 s and can print a TqdmSynchronisationWarning to
+# stderr in the middle of a *later* notebook cell (it did, once, in CI). Our bars are
+# all plain loops that refresh themselves, so the thread is never needed.
+import tqdm as _tqdm  # noqa: E402
+
+_tqdm.tqdm.monitor_interval = 0

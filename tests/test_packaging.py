@@ -15,7 +15,9 @@ def _names(reqs):
 
 def test_environment_yml_names_the_same_dependencies_as_pyproject():
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    wanted = _names(project["dependencies"] + project["optional-dependencies"]["test"])
+    extras = project["optional-dependencies"]
+    # The conda environment is the everything-included one: core + lab + test + hf.
+    wanted = _names(project["dependencies"] + extras["lab"] + extras["test"] + extras["hf"])
     env_lines = (ROOT / "environment.yml").read_text().splitlines()
     pip_reqs = [l.strip()[2:] for l in env_lines if re.match(r"^\s{6}- ", l) and "-e ." not in l]
     assert _names(pip_reqs) == wanted

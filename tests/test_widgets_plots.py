@@ -70,3 +70,13 @@ def test_figures_are_byte_for_byte_reproducible(tmp_path):
     first, second = digests(tmp_path / "a"), digests(tmp_path / "b")
     assert first == second and set(first) == {"02_bt_sigmoid_and_loss.png", "04_ppo_clip_objective.png"}
     assert b"Software" not in (tmp_path / "a" / "02_bt_sigmoid_and_loss.png").read_bytes()
+
+
+def test_tqdm_monitor_thread_is_off():
+    # Its late TqdmSynchronisationWarning once landed on stderr inside a checked notebook cell.
+    import tqdm
+    import tqdm.notebook
+
+    import rlhf_edu  # noqa: F401
+    assert tqdm.tqdm.monitor_interval == 0
+    assert tqdm.notebook.tqdm.monitor_interval == 0
