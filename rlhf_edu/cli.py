@@ -3,6 +3,8 @@
     rlhf-edu examples                 print every worked number of the story
     rlhf-edu sentiment [--out DIR]    pretrain -> SFT -> reward model -> PPO on tweets,
                                       a before/after table, samples, and curves as PNG
+    rlhf-edu summarize [--out DIR]    SFT -> reward model -> PPO for TL;DR summaries (offline task),
+                                      or --hf-model gpt2 for the Hugging Face / CarperAI scale
     rlhf-edu figures [--out DIR]      regenerate the figures/ folder
 
 Stages reuse checkpoints from the cache ($RLHF_EDU_CACHE, default ~/.cache/rlhf_edu);
@@ -69,6 +71,46 @@ def cmd_sentiment(args) -> int:
     return 0
 
 
+def cmd_summarize(args) -> int:
+    import torch
+
+    from . import plots, summarization as sm
+
+    torch.manual_seed(0)
+    out = pathlib.Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    progress = not args.no_progress
+    t0 = time.perf_counter()
+    if args.hf_model:
+        make = sm.HFRun.smoke if args.hf_model == "tiny" else sm.HFRun
+        run = make(model=args.hf_model, tldr_dir=args.tldr_dir, comparisons_dir=args.comparisons_dir,
+                   max_rows=args.max_rows)
+        res = sm.run_hf(run, progress=progress)
+        metrics, samples, prompts = res["metrics"], res["samples"], res["eval_prompts"]
+        ppo_hist, rm_acc = res["ppo_history"], res["rm_info"]["heldout_accuracy"]
+    else:
+        print(f"cache: {sm.cache_dir()}   output: {out}")
+        sm.pretrained_model(retrain=args.retrain, progress=progress)
+        sft, _ = sm.sft_model(retrain=args.retrain, progress=progress)
+        rm, rm_info = sm.reward_model(retrain=args.retrain, progress=progress)
+        policy, ppo_hist = sm.ppo_policy(retrain=args.retrain, progress=progress)
+        metrics, samples = sm.evaluate_offline({"SFT": sft, "PPO": policy})
+        prompts = [p.prompt for p in sm.test_posts()]
+        rm_acc = rm_info["heldout_accuracy"]
+    print(f"\nreward model held-out pairwise accuracy: {rm_acc:.3f}")
+    print("\n" + sm.metrics_table(metrics))
+    print("\nsummaries of held-out posts (same seed):")
+    for i in range(min(3, len(prompts))):
+        print("\n" + prompts[i])
+        for name in samples:
+            print(f"  [{name}] {samples[name][i]}")
+    fig = plots.plot_ppo_history(ppo_hist)
+    fig.savefig(out / "ppo_training.png", dpi=100, metadata={"Software": None})
+    print(f"\ncurves saved to {out / 'ppo_training.png'}")
+    print(f"done in {time.perf_counter() - t0:.0f} s")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="rlhf-edu", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -83,6 +125,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--retrain", action="store_true", help="ignore cached checkpoints and train every stage")
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
     p.set_defaults(func=cmd_sentiment)
+    p = sub.add_parser("summarize", help="RLHF for TL;DR summaries (SFT -> reward model -> PPO)")
+    p.add_argument("--out", default="runs/summarize", help="folder for the PNG curves (default: %(default)s)")
+    p.add_argument("--retrain", action="store_true", help="ignore cached checkpoints (offline task)")
+    p.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    p.add_argument("--hf-model", default=None,
+                   help='a Hugging Face model, e.g. "gpt2" (needs the hf extra and the Hub or its cache); '
+                        '"tiny" is a random small GPT-2 for smoke tests')
+    p.add_argument("--tldr-dir", default=None, help="local openai_summarize_tldr files (default: the Hub)")
+    p.add_argument("--comparisons-dir", default=None,
+                   help="local openai_summarize_comparisons files (default: the Hub)")
+    p.add_argument("--max-rows", type=int, default=None, help="read at most this many rows per split")
+    p.set_defaults(func=cmd_summarize)
     return ap
 
 

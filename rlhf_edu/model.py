@@ -179,7 +179,11 @@ class GPT(nn.Module):
         x = self.ln_f(x)
         if return_hidden:
             return x, new_kv
-        return x @ self.wte.weight.T, new_kv
+        return self.logits_from_hidden(x), new_kv
+
+    def logits_from_hidden(self, hidden):
+        """The tied output layer: logits = hidden @ token_embedding^T."""
+        return hidden @ self.wte.weight.T
 
 
 def positions_from_mask(attention_mask: torch.Tensor) -> torch.Tensor:
@@ -309,7 +313,8 @@ def token_logprobs(model: GPT, sequences: torch.Tensor, attention_mask: torch.Te
     it sampled from the full distribution at the same temperature.
     """
     hidden, _ = model(sequences, attention_mask=attention_mask, return_hidden=True)
-    logits = (hidden[:, :-1] @ model.wte.weight.T).float() / temperature
+    # Always float32 here, whatever the model's dtype: old and new log-probs must match exactly.
+    logits = model.logits_from_hidden(hidden[:, :-1]).float() / temperature
     logp_all = torch.log_softmax(logits, dim=-1)
     logp = logp_all.gather(-1, sequences[:, 1:, None]).squeeze(-1)
     out = [logp]

@@ -37,7 +37,7 @@ from .rollout import Rollout, collect_rollout
 class PPOConfig:
     """Every PPO hyper-parameter, in one place."""
 
-    iterations: int = 36           # rollout batches (one rollout + its updates = one iteration)
+    iterations: int = 60           # rollout batches (one rollout + its updates = one iteration); 36 reached judge 0.82, 60 reached 0.90
     batch_size: int = 32           # completions per rollout
     max_new_tokens: int = 24
     temperature: float = 1.0       # used for sampling *and* every log-prob (policy and reference)
@@ -88,7 +88,9 @@ class PolicyWithValue(nn.Module):
         logp, entropy, hidden = response_logprobs(self.policy, sequences, attention_mask, prompt_len,
                                                   temperature, return_entropy=True, return_hidden=True)
         # The value of the state *before* response token t lives where its logits do: position t-1.
-        values = self.value_head(hidden[:, prompt_len - 1:-1]).squeeze(-1)
+        # The head keeps its own dtype (float32) even on a bf16/fp16 policy: values feed the losses.
+        h = hidden[:, prompt_len - 1:-1]
+        values = self.value_head(h.to(self.value_head.weight.dtype)).squeeze(-1)
         return logp, entropy, values
 
 

@@ -37,7 +37,7 @@ class RewardModel(nn.Module):
 
     def raw_score(self, ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         hidden, _ = self.backbone(ids, attention_mask=attention_mask, return_hidden=True)
-        return self.head(hidden).squeeze(-1).gather(1, last_real_index(attention_mask)[:, None]).squeeze(1)
+        return self.head(hidden.to(self.head.weight.dtype)).squeeze(-1).gather(1, last_real_index(attention_mask)[:, None]).squeeze(1)
 
     def forward(self, ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         """One calibrated score per row, read at the row's last real token (never a pad)."""
