@@ -192,3 +192,14 @@ def test_hf_checkpoint_round_trip(tmp_path):
     ckpt.load_weights(back, tmp_path)
     x = torch.randint(0, 300, (2, 8))
     torch.testing.assert_close(back.eval()(x)[0], m.eval()(x)[0])
+
+
+def test_cli_summarize_hf_tiny_on_fixtures(tmp_path, capsys):
+    from rlhf_edu import cli
+
+    code = cli.main(["summarize", "--hf-model", "tiny", "--tldr-dir", str(FIXTURES / "tldr"),
+                     "--comparisons-dir", str(FIXTURES / "tldr_comparisons"), "--out", str(tmp_path),
+                     "--no-progress"])
+    out = capsys.readouterr().out
+    assert code == 0 and "ROUGE-1" in out and "reward model held-out pairwise accuracy" in out
+    assert (tmp_path / "ppo_training.png").stat().st_size > 0
