@@ -67,10 +67,13 @@ class HFCausalLM(nn.Module):
             position_ids = positions_from_mask(attention_mask)[:, past_len:]
         # transformers >= 5.x calls the KV cache "cache"; older releases "past_key_values".
         cache_arg = "cache" if self._new_cache_api else "past_key_values"
+        use_cache = past_kv is not None or not self.training
         out = self.hf.base_model(input_ids=idx, attention_mask=attention_mask, position_ids=position_ids,
-                                 use_cache=past_kv is not None or not self.training, **{cache_arg: past_kv})
+                                 use_cache=use_cache, **{cache_arg: past_kv})
         hidden = out.last_hidden_state
-        cache = out["cache"] if "cache" in out else out.get("past_key_values")
+        cache = None
+        if use_cache:
+            cache = out["cache"] if self._new_cache_api else out["past_key_values"]
         if return_hidden:
             return hidden, cache
         return self.logits_from_hidden(hidden), cache

@@ -152,7 +152,25 @@ for i in range(4):
 # %% [markdown]
 # ## Reading the table honestly
 #
-# *Fill in after the run: what moved, what did not, and why.*
+# In our run (the numbers above), PPO did what it was asked: the reward model's score rose from
+# about 0 to about 0.7, and almost every summary now ends with EOS. **The summaries did not get
+# better.** ROUGE fell (ROUGE-1 0.33 → 0.25), the judge's fact coverage fell (0.22 → 0.13), and the KL
+# to the SFT model (13 nats) went past the 10 we would accept. Hallucinations fell (98% → 79%), mostly
+# because the summaries got shorter and name fewer things at all.
+#
+# Why: the reward model is a proxy, and its weak spot is visible in its own held-out accuracy above:
+# it is near-perfect on generic and padded summaries but only ~72% on the pairs where the rejected
+# summary invents a fact. So PPO learned the cheap things the reward model likes (end cleanly, be
+# short, sound like a TL;DR: "AITA for …?") rather than copying the right facts, which our small
+# model barely learned in SFT (the SFT model names the wrong person in almost every summary).
+#
+# This is the same pattern public runs report at full scale: trlx's GPT-J PPO run went from 0.334 to
+# 0.323 ROUGE-1 while its reward rose, and OpenAI's own paper found that optimising too hard against
+# a reward model eventually makes summaries worse by human judgement. ROUGE and the judge are what
+# caught it here; the reward curve alone would have called this run a success. Things to try (each
+# costs CPU minutes): more SFT steps so the model learns to copy facts first (150 more SFT steps lifted
+# coverage from 0.14 to 0.41 in an earlier experiment with posts-only pretraining), a larger β, and a
+# reward model trained on more hallucination pairs.
 
 # %% [markdown]
 # ## The same code at full size: GPT-2 124M on the real TL;DR data
