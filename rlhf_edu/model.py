@@ -304,19 +304,24 @@ def generate(model: GPT, prompts: list[list[int]], max_new_tokens: int, eos_id: 
 
 
 def token_logprobs(model: GPT, sequences: torch.Tensor, attention_mask: torch.Tensor,
-                   temperature: float = 1.0, return_entropy: bool = False, return_hidden: bool = False):
-    """log p(token_t | tokens_<t) for t = 1..T-1, as a (B, T-1) tensor.
+                   temperature: float = 1.0, return_entropy: bool = False, return_hidden: bool = False,
+                   start: int = 0):
+    """log p(token_t | tokens_<t) for t = start+1..T-1, as a (B, T-1-start) tensor.
 
-    Column j scores token j+1 using the logits at position j (the alignment
-    every RLHF loss depends on). The same function scores policy, reference
-    and SFT data, so the numbers always agree with what ``generate`` saw when
-    it sampled from the full distribution at the same temperature.
+    Column j scores token start+j+1 using the logits at position start+j (the
+    alignment every RLHF loss depends on). The same function scores policy,
+    reference and SFT data, so the numbers always agree with what ``generate``
+    saw when it sampled from the full distribution at the same temperature.
+    ``start`` skips the output layer where nothing is scored (the prompt): with
+    a long prompt or a large vocabulary that is most of the cost.
     """
+    if not 0 <= start < sequences.shape[1] - 1:
+        raise ValueError(f"start must be in [0, {sequences.shape[1] - 2}], got {start}")
     hidden, _ = model(sequences, attention_mask=attention_mask, return_hidden=True)
     # Always float32 here, whatever the model's dtype: old and new log-probs must match exactly.
-    logits = model.logits_from_hidden(hidden[:, :-1]).float() / temperature
+    logits = model.logits_from_hidden(hidden[:, start:-1]).float() / temperature
     logp_all = torch.log_softmax(logits, dim=-1)
-    logp = logp_all.gather(-1, sequences[:, 1:, None]).squeeze(-1)
+    logp = logp_all.gather(-1, sequences[:, start + 1:, None]).squeeze(-1)
     out = [logp]
     if return_entropy:
         out.append(-(logp_all.exp() * logp_all).sum(-1))
@@ -332,8 +337,5 @@ def response_logprobs(model: GPT, gen_or_seqs, attention_mask=None, prompt_len=N
         seqs, attention_mask, prompt_len = gen_or_seqs.sequences, gen_or_seqs.attention_mask, gen_or_seqs.prompt_len
     else:
         seqs = gen_or_seqs
-    res = token_logprobs(model, seqs, attention_mask, temperature, return_entropy, return_hidden)
-    if not isinstance(res, tuple):
-        return res[:, prompt_len - 1:]
-    out = [r[:, prompt_len - 1:] if r.dim() == 2 else r for r in res]
-    return tuple(out)
+    return token_logprobs(model, seqs, attention_mask, temperature, return_entropy, return_hidden,
+                          start=prompt_len - 1)

@@ -7,6 +7,11 @@ trains it (with a progress bar) if not. So each notebook also runs on its own.
 The cache lives in ``$RLHF_EDU_CACHE`` (default ``~/.cache/rlhf_edu``). Each
 stage's folder name carries a short hash of every setting that produced it,
 so changing a setting trains a fresh checkpoint instead of reusing a stale one.
+
+Two sizes, chosen by ``$RLHF_EDU_SIZE``: ``full`` (the default, what the notebooks'
+text discusses) and ``test`` (every training run cut to a few steps, so that
+``pytest`` can execute all the notebooks in minutes; the repository's
+``conftest.py`` selects it). The corpus and tokenizer are the same at both sizes.
 """
 
 from __future__ import annotations
@@ -32,6 +37,30 @@ from .reward_model import (RewardModel, RMTrainConfig, calibrate, pairwise_accur
 from .tokenizer import BPETokenizer
 from .train import (History, TrainConfig, pack_stream, pretrain_batches, sft_batches, sft_rows,
                     train)
+
+
+SIZES = ("full", "test")
+
+
+def run_size() -> str:
+    """The size of every training run: ``$RLHF_EDU_SIZE``, ``full`` unless set."""
+    size = os.environ.get("RLHF_EDU_SIZE", "full").strip().lower() or "full"
+    if size not in SIZES:
+        raise ValueError(f"RLHF_EDU_SIZE must be one of {SIZES}, got {size!r}")
+    return size
+
+
+SIZE = run_size()
+FULL_SIZE = SIZE == "full"
+
+
+def describe_size() -> str:
+    """One line a notebook prints first, so nobody mistakes a test-size run for the real one."""
+    if FULL_SIZE:
+        return "Full size (RLHF_EDU_SIZE=full): the numbers below are the ones the text discusses."
+    return ("TEST SIZE (RLHF_EDU_SIZE=test, as under pytest): every training run is cut to a few steps so "
+            "the notebook executes quickly. The numbers below are NOT the ones the text discusses, and "
+            "the checks on training results are skipped.")
 
 
 def cache_dir() -> pathlib.Path:
@@ -63,12 +92,25 @@ class SentimentSetup:
         return micro_config(vocab_size=vocab_size, block_size=self.block_size)
 
 
-DEFAULT = SentimentSetup()
+    @classmethod
+    def test_size(cls) -> "SentimentSetup":
+        """Same corpus, tokenizer and model; a few training steps only (see the module docstring)."""
+        return cls(pretrain=TrainConfig(steps=8, batch_size=16, lr=3e-3, warmup_steps=2, eval_every=4,
+                                        checkpoint_every=0),
+                   sft=TrainConfig(steps=6, batch_size=16, lr=1e-3, warmup_steps=2, eval_every=3, seed=1,
+                                   checkpoint_every=0))
+
+
+DEFAULT = SentimentSetup() if FULL_SIZE else SentimentSetup.test_size()
+
+
+def corpus(size: int = DEFAULT.corpus_size, seed: int = DEFAULT.corpus_seed) -> dict:
+    """The offline tweet corpus, split into train / val / test (generated once per process)."""
+    return _corpus(size, seed)  # one cache key for corpus() and corpus(size, seed)
 
 
 @lru_cache(maxsize=4)
-def corpus(size: int = DEFAULT.corpus_size, seed: int = DEFAULT.corpus_seed) -> dict:
-    """The offline tweet corpus, split into train / val / test."""
+def _corpus(size: int, seed: int) -> dict:
     return data.load_tweets("synthetic", n=size, seed=seed)
 
 
@@ -198,9 +240,21 @@ class RLHFSetup:
     ppo: PPOConfig = field(default_factory=PPOConfig)
     pg: PGConfig = field(default_factory=PGConfig)
     calibration_seed: int = 2024
+    # Notebook 10's beta sweep: one short PPO run per beta (same recipe, fewer iterations).
+    sweep_betas: tuple[float, ...] = (0.0, 0.01, 0.05, 0.1, 0.3)
+    sweep: PPOConfig = field(default_factory=lambda: PPOConfig(iterations=12, ppo_epochs=2, lr=3e-4))
+
+    @classmethod
+    def test_size(cls) -> "RLHFSetup":
+        """A few steps of every stage (see the module docstring): it runs, it proves nothing."""
+        ppo = PPOConfig(iterations=2, batch_size=16, minibatch_size=8, ppo_epochs=2)
+        return cls(rm_pairs=400, rm_heldout_pairs=200, rm=RMTrainConfig(steps=6, batch_size=16, lr=5e-4),
+                   calibration_samples=64, ppo=ppo, pg=PGConfig(iterations=2, batch_size=16),
+                   sweep_betas=(0.0, 0.3), sweep=PPOConfig(iterations=1, batch_size=16, minibatch_size=8,
+                                                           ppo_epochs=1))
 
 
-RLHF_DEFAULT = RLHFSetup()
+RLHF_DEFAULT = RLHFSetup() if FULL_SIZE else RLHFSetup.test_size()
 
 
 def rl_prompts(setup: SentimentSetup = DEFAULT) -> list[str]:
@@ -209,9 +263,12 @@ def rl_prompts(setup: SentimentSetup = DEFAULT) -> list[str]:
     return sorted({p for p, _ in pairs})
 
 
-def evaluation_prompts(n: int = 48) -> list[str]:
-    """The fixed held-out prompt set every notebook and the CLI evaluate on."""
-    return data.eval_prompts(n)
+EVAL_PROMPTS = 48 if FULL_SIZE else 8  # x 4 samples each in every evaluation table
+
+
+def evaluation_prompts(n: int | None = None) -> list[str]:
+    """The fixed held-out prompt set every notebook and the CLI evaluate on (48 at full size)."""
+    return data.eval_prompts(EVAL_PROMPTS if n is None else n)
 
 
 def load_reward_model(directory) -> RewardModel:

@@ -28,7 +28,7 @@ import torch
 from . import checkpoint as ckpt
 from . import summaries
 from .model import GPT, micro_config
-from .pipeline import _key, cache_dir, load_model, load_reward_model, _finished, _history
+from .pipeline import FULL_SIZE, _finished, _history, _key, cache_dir, describe_size, load_model, load_reward_model
 from .ppo import PPOConfig, frozen_copy, train_ppo
 from .reward_model import RewardModel, RMTrainConfig, calibrate, train_reward_model
 from .rollout import collect_rollout
@@ -62,8 +62,20 @@ class SummarySetup:
         iterations=20, batch_size=32, minibatch_size=16, max_new_tokens=24, lr=5e-4, beta=0.05,
         no_eos_penalty=-3.0))  # a summary that never ends scores like a bad one
 
+    @classmethod
+    def test_size(cls) -> "SummarySetup":
+        """Same posts, tokenizer and model; a few steps of every stage (``$RLHF_EDU_SIZE=test``)."""
+        return cls(pretrain=TrainConfig(steps=6, batch_size=16, lr=3e-3, warmup_steps=2, eval_every=3,
+                                        checkpoint_every=0),
+                   sft=TrainConfig(steps=6, batch_size=16, lr=1e-3, warmup_steps=2, eval_every=3, seed=1,
+                                   checkpoint_every=0),
+                   rm_pairs=400, rm_heldout_pairs=200, rm=RMTrainConfig(steps=6, batch_size=16, lr=5e-4),
+                   calibration_samples=32,
+                   ppo=PPOConfig(iterations=2, batch_size=16, minibatch_size=8, ppo_epochs=2, max_new_tokens=24,
+                                 lr=5e-4, beta=0.05, no_eos_penalty=-3.0))
 
-DEFAULT = SummarySetup()
+
+DEFAULT = SummarySetup() if FULL_SIZE else SummarySetup.test_size()
 
 
 # ---------------------------------------------------------------- data -> token rows
@@ -168,7 +180,8 @@ def metrics_table(columns: dict[str, dict]) -> str:
 def train_sft(model, tok, pairs, val_pairs, cfg: TrainConfig, block_size: int, out_dir=None,
               progress: bool = True) -> History:
     get = sft_data(tok, pairs, block_size, cfg.batch_size, cfg.seed)
-    val_get = sft_data(tok, val_pairs, block_size, 64, seed=12345)
+    # At most 64 validation rows (drawing 64 from 3 fixture rows would score each ~20 times).
+    val_get = sft_data(tok, val_pairs, block_size, min(64, len(val_pairs)), seed=12345)
     return train(model, get, cfg, [val_get(0)], out_dir=out_dir, desc="sft", progress=progress)
 
 
@@ -206,9 +219,13 @@ def _dir(name: str, setup: SummarySetup, *parts):
     return cache_dir() / f"summ-{name}-{_key([asdict(setup)] + list(parts))}"
 
 
-@lru_cache(maxsize=2)
 def corpus(n_posts: int = DEFAULT.n_posts, seed: int = DEFAULT.seed) -> dict:
-    """Synthetic posts split into train / val / test (no prompt shared)."""
+    """Synthetic posts split into train / val / test (no prompt shared; generated once per process)."""
+    return _corpus(n_posts, seed)  # one cache key for corpus() and corpus(n, seed)
+
+
+@lru_cache(maxsize=2)
+def _corpus(n_posts: int, seed: int) -> dict:
     return summaries.load_summaries(n_posts, seed)
 
 
@@ -296,14 +313,18 @@ def ppo_policy(setup: SummarySetup = DEFAULT, cfg: PPOConfig | None = None, retr
     return policy, history
 
 
-def test_posts(setup: SummarySetup = DEFAULT, n: int = 128):
-    """The fixed held-out posts every evaluation uses (those that fit the context)."""
+EVAL_POSTS = 128 if FULL_SIZE else 16
+
+
+def test_posts(setup: SummarySetup = DEFAULT, n: int | None = None):
+    """The fixed held-out posts every evaluation uses (those that fit the context; 128 at full size)."""
+    n = EVAL_POSTS if n is None else n
     posts = corpus(setup.n_posts, setup.seed)["test"]
     fits = set(fitting_prompts(tokenizer(setup), [p.prompt for p in posts], setup.block_size, setup.max_new_tokens))
     return [p for p in posts if p.prompt in fits][:n]
 
 
-def evaluate_offline(models: dict, setup: SummarySetup = DEFAULT, n: int = 128) -> tuple[dict, dict]:
+def evaluate_offline(models: dict, setup: SummarySetup = DEFAULT, n: int | None = None) -> tuple[dict, dict]:
     """Metrics and summaries of each model on the held-out posts. Returns ({name: metrics}, {name: summaries})."""
     sft, _ = sft_model(setup, progress=False)
     rm, _ = reward_model(setup, progress=False)
@@ -340,10 +361,10 @@ class HFRun:
     @classmethod
     def smoke(cls, **kw) -> "HFRun":
         """A run of a few steps per stage: checks the wiring, learns nothing."""
-        small = dict(model="tiny", block_size=256, max_new_tokens=16, calibration_samples=8, eval_posts=4,
+        small = dict(model="tiny", block_size=128, max_new_tokens=12, calibration_samples=8, eval_posts=4,
                      sft=TrainConfig(steps=3, batch_size=4, lr=1e-3, warmup_steps=1, eval_every=3),
                      rm=RMTrainConfig(steps=3, batch_size=4, lr=1e-3),
-                     ppo=PPOConfig(iterations=2, batch_size=4, minibatch_size=2, max_new_tokens=16,
+                     ppo=PPOConfig(iterations=2, batch_size=4, minibatch_size=2, max_new_tokens=12,
                                    no_eos_penalty=-3.0))
         small.update(kw)
         return cls(**small)

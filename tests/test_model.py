@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from rlhf_edu.model import (GPT, GPTConfig, count_parameters, filter_logits, generate, left_pad,
-                            micro_config, response_logprobs)
+                            micro_config, response_logprobs, token_logprobs)
 
 
 @pytest.fixture(scope="module")
@@ -62,6 +62,19 @@ def test_sampler_logprobs_match_recomputed(model, temperature, top_k, top_p):
         # Truncated sampling draws from a renormalised distribution: the full softmax
         # gives *lower* log-probs, which is why RL samples from the full distribution.
         assert (lp[m] <= gen.logprobs[m] + 1e-6).all()
+
+
+def test_scoring_from_a_start_position_equals_slicing_the_full_scores(model):
+    # response_logprobs skips the output layer over the prompt; it must not change a single score.
+    x = torch.randint(0, 97, (3, 14))
+    mask = torch.ones_like(x)
+    full, full_ent = token_logprobs(model, x, mask, temperature=0.7, return_entropy=True)
+    part, part_ent = token_logprobs(model, x, mask, temperature=0.7, return_entropy=True, start=5)
+    assert part.shape == (3, 14 - 1 - 5)
+    torch.testing.assert_close(part, full[:, 5:])
+    torch.testing.assert_close(part_ent, full_ent[:, 5:])
+    with pytest.raises(ValueError, match="start"):
+        token_logprobs(model, x, mask, start=13)
 
 
 def test_cache_and_no_cache_generation_agree(model):

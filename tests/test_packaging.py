@@ -37,3 +37,20 @@ def test_torch_requirement_is_a_bounded_range():
     deps = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
     torch_req = next(d for d in deps if d.startswith("torch"))
     assert ">=" in torch_req and "<" in torch_req.replace("<=", "")
+
+
+def test_committed_notebooks_are_built_from_their_sources():
+    # Editing notebooks/src/NN_*.py without rebuilding would leave nbval testing stale code.
+    import importlib.util
+
+    import nbformat
+
+    spec = importlib.util.spec_from_file_location("build_notebooks", ROOT / "tools" / "build_notebooks.py")
+    build = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(build)
+    sources = sorted((ROOT / "notebooks" / "src").glob("[0-9][0-9]_*.py"))
+    assert len(sources) == 11
+    for src in sources:
+        want = [(c.cell_type, c.source) for c in build.parse_percent(src.read_text()).cells]
+        nb = nbformat.read(ROOT / "notebooks" / (src.stem + ".ipynb"), as_version=4)
+        assert [(c.cell_type, c.source) for c in nb.cells] == want, f"rebuild {src.stem}.ipynb from {src.name}"

@@ -172,9 +172,15 @@ def test_hf_ppo_ratio_is_one_with_dropout_configured_and_in_bf16(dtype):
     assert abs(hist[0]["ratio_first_minibatch"] - 1) < 1e-6
 
 
-def test_hf_pipeline_runs_on_the_carperai_fixtures():
+@pytest.fixture(scope="module")
+def hf_smoke():
+    """One smoke-sized run of the Hugging Face path on the CarperAI-schema fixtures (shared: it is slow)."""
     run = sm.HFRun.smoke(tldr_dir=str(FIXTURES / "tldr"), comparisons_dir=str(FIXTURES / "tldr_comparisons"))
-    res = sm.run_hf(run, progress=False)
+    return run, sm.run_hf(run, progress=False)
+
+
+def test_hf_pipeline_runs_on_the_carperai_fixtures(hf_smoke):
+    _, res = hf_smoke
     assert set(res["metrics"]) == {"SFT", "PPO"}
     for m in res["metrics"].values():
         assert {"rouge1", "rm_score", "kl_k1"} <= set(m) and "coverage" not in m  # real data: no judge
@@ -194,12 +200,18 @@ def test_hf_checkpoint_round_trip(tmp_path):
     torch.testing.assert_close(back.eval()(x)[0], m.eval()(x)[0])
 
 
-def test_cli_summarize_hf_tiny_on_fixtures(tmp_path, capsys):
+def test_cli_summarize_hf_tiny_on_fixtures(tmp_path, capsys, monkeypatch, hf_smoke):
     from rlhf_edu import cli
 
+    # The pipeline itself ran in the fixture; here: the CLI builds the right run and reports it.
+    smoke_run, res = hf_smoke
+    seen = []
+    monkeypatch.setattr(sm, "run_hf", lambda run, progress=True: seen.append(run) or res)
     code = cli.main(["summarize", "--hf-model", "tiny", "--tldr-dir", str(FIXTURES / "tldr"),
                      "--comparisons-dir", str(FIXTURES / "tldr_comparisons"), "--out", str(tmp_path),
                      "--no-progress"])
     out = capsys.readouterr().out
+    assert seen == [dataclasses.replace(smoke_run, max_rows=None)]
     assert code == 0 and "ROUGE-1" in out and "reward model held-out pairwise accuracy" in out
+    assert res["samples"]["PPO"][0] in out
     assert (tmp_path / "ppo_training.png").stat().st_size > 0

@@ -9,6 +9,7 @@ outputs readers see on the web and nbval compares in CI.
     python tools/build_notebooks.py            # all notebooks
     python tools/build_notebooks.py 02 04      # only those whose name starts so
     python tools/build_notebooks.py --no-run   # convert only
+    python tools/build_notebooks.py --prose-only 10   # new markdown, same code cells and outputs
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ import sys
 import time
 
 import nbformat
-from nbclient import NotebookClient
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 SRC = ROOT / "notebooks" / "src"
@@ -59,6 +59,8 @@ def build(src: pathlib.Path, run: bool = True, timeout: int = 1800) -> pathlib.P
     nb = parse_percent(src.read_text())
     dest = OUT / (src.stem + ".ipynb")
     if run:
+        from nbclient import NotebookClient  # only needed to execute (tests import this file to parse)
+
         t0 = time.time()
         NotebookClient(nb, timeout=timeout, kernel_name="python3",
                        resources={"metadata": {"path": str(OUT)}}).execute()
@@ -67,10 +69,32 @@ def build(src: pathlib.Path, run: bool = True, timeout: int = 1800) -> pathlib.P
     return dest
 
 
+def refresh_prose(src: pathlib.Path) -> pathlib.Path:
+    """Copy the markdown of ``src`` into its executed notebook, keeping every code cell and output.
+
+    For wording changes after a long run. Refuses if any code cell differs: then the outputs
+    would no longer come from the code shown, and the notebook must be executed again.
+    """
+    new = parse_percent(src.read_text())
+    dest = OUT / (src.stem + ".ipynb")
+    old = nbformat.read(dest, as_version=4)
+    shape = lambda nb: [(c.cell_type, c.source if c.cell_type == "code" else "") for c in nb.cells]
+    if shape(new) != shape(old):
+        raise SystemExit(f"{src.name}: code cells changed; execute it again instead of --prose-only")
+    for cell, fresh in zip(old.cells, new.cells):
+        if cell.cell_type == "markdown":
+            cell.source = fresh.source
+    nbformat.write(old, dest)
+    print(f"refreshed the prose of {dest.name}")
+    return dest
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("prefixes", nargs="*", help="build only notebooks whose name starts with one of these")
     ap.add_argument("--no-run", action="store_true", help="convert without executing")
+    ap.add_argument("--prose-only", action="store_true",
+                    help="update markdown cells only, keeping code cells and their outputs")
     args = ap.parse_args(argv)
     sources = sorted(SRC.glob("[0-9][0-9]_*.py"))
     if args.prefixes:
@@ -79,7 +103,10 @@ def main(argv: list[str] | None = None) -> int:
         print("no notebook sources matched", file=sys.stderr)
         return 1
     for src in sources:
-        build(src, run=not args.no_run)
+        if args.prose_only:
+            refresh_prose(src)
+        else:
+            build(src, run=not args.no_run)
     return 0
 
 

@@ -23,6 +23,11 @@ from rlhf_edu.tokenizer import GPT2Tokenizer
 
 _ = torch.manual_seed(0)
 
+# %%
+# NBVAL_IGNORE_OUTPUT
+# Which size is running: full in JupyterLab, test under pytest (see the README).
+print(pipeline.describe_size())
+
 # %% [markdown]
 # ## The corpus
 #
@@ -153,7 +158,8 @@ print(f"pretraining: {pre_hist.tokens:,} tokens in {pre_hist.seconds:.0f} s "
       f"({pre_hist.tokens / pre_hist.seconds:,.0f} tokens/s)")
 print(f"validation loss after pretraining {pre_hist.eval_loss[-1]:.3f} (perplexity {math.exp(pre_hist.eval_loss[-1]):.1f})")
 print(f"SFT validation loss on completions {sft_hist.eval_loss[-1]:.3f} (perplexity {math.exp(sft_hist.eval_loss[-1]):.1f})")
-assert math.exp(sft_hist.eval_loss[-1]) < 60
+if pipeline.FULL_SIZE:  # checks on training results; skipped at test size (see the first cell)
+    assert math.exp(sft_hist.eval_loss[-1]) < 60
 
 # %% [markdown]
 # ## What the SFT model writes
@@ -173,8 +179,9 @@ for s in samples:
 many = evaluation.sample_texts(sft, tok, pipeline.evaluation_prompts() * 4, seed=1)
 labels = judge.judge_label(many)
 share = {data.LABELS[k]: float((labels == k).mean()) for k in range(3)}
-print("VADER on 192 SFT samples: " + ", ".join(f"{k} {v:.0%}" for k, v in share.items()))
-assert 0.05 < share["positive"] < 0.9, "the SFT model should write mixed sentiment"
+print(f"VADER on {len(many)} SFT samples: " + ", ".join(f"{k} {v:.0%}" for k, v in share.items()))
+if pipeline.FULL_SIZE:  # checks on training results; skipped at test size (see the first cell)
+    assert 0.05 < share["positive"] < 0.9, "the SFT model should write mixed sentiment"
 
 # %% [markdown]
 # ## Summary

@@ -17,6 +17,11 @@ from rlhf_edu import data, evaluation, formulas, judge, pipeline, plots
 
 _ = torch.manual_seed(0)
 
+# %%
+# NBVAL_IGNORE_OUTPUT
+# Which size is running: full in JupyterLab, test under pytest (see the README).
+print(pipeline.describe_size())
+
 # %% [markdown]
 # ## Preference pairs
 #
@@ -47,7 +52,8 @@ rm, info = pipeline.reward_model()
 tok = pipeline.tokenizer()
 print(f"held-out pairwise accuracy: {info['heldout_accuracy']:.3f}")
 print(f"calibration: score = {info['gain']:.3f} * raw + {info['bias']:.3f}")
-assert info["heldout_accuracy"] >= 0.85
+if pipeline.FULL_SIZE:  # checks on training results; skipped at test size (see the first cell)
+    assert info["heldout_accuracy"] >= 0.85
 
 # %%
 plots.plot_rm_training(info["history"])
@@ -65,7 +71,8 @@ scores = rm.score_texts(tok, [t.text for t in test]).numpy()
 labels = np.array([t.label for t in test])
 for k, name in enumerate(data.LABELS):
     print(f"{name:>8}: mean score {scores[labels == k].mean():+.2f}  (n={int((labels == k).sum())})")
-assert scores[labels == 0].mean() < scores[labels == 1].mean() < scores[labels == 2].mean()
+if pipeline.FULL_SIZE:  # checks on training results; skipped at test size (see the first cell)
+    assert scores[labels == 0].mean() < scores[labels == 1].mean() < scores[labels == 2].mean()
 
 # %%
 plots.plot_reward_by_label(scores, labels, data.LABELS)
@@ -84,7 +91,8 @@ def ranks(x):
     return np.argsort(np.argsort(x))
 spearman = np.corrcoef(ranks(scores), ranks(compound))[0, 1]
 print(f"Spearman correlation, reward model vs VADER: {spearman:.3f}")
-assert spearman > 0.4
+if pipeline.FULL_SIZE:  # checks on training results; skipped at test size (see the first cell)
+    assert spearman > 0.4
 
 # %% [markdown]
 # ## Calibration
@@ -97,10 +105,11 @@ assert spearman > 0.4
 # %%
 # NBVAL_IGNORE_OUTPUT
 sft, _ = pipeline.sft_model()
-metrics, ro = evaluation.evaluate(sft, pipeline.frozen_copy(sft), rm, tok, pipeline.rl_prompts()[:256],
+metrics, ro = evaluation.evaluate(sft, pipeline.frozen_copy(sft), rm, tok, pipeline.rl_prompts()[: pipeline.RLHF_DEFAULT.calibration_samples // 2],
                                   samples_per_prompt=2)
-print(f"on 512 fresh SFT samples: mean {ro.scores.mean():+.3f}, std {ro.scores.std():.3f}")
-assert abs(ro.scores.mean().item()) < 0.5 and 0.5 < ro.scores.std().item() < 1.5
+print(f"on {len(ro.texts)} fresh SFT samples: mean {ro.scores.mean():+.3f}, std {ro.scores.std():.3f}")
+if pipeline.FULL_SIZE:  # checks on training results; skipped at test size (see the first cell)
+    assert abs(ro.scores.mean().item()) < 0.5 and 0.5 < ro.scores.std().item() < 1.5
 
 # %% [markdown]
 # ## The story's 0.881, on a real pair
@@ -118,7 +127,8 @@ p = formulas.bradley_terry_prob(r_c, r_r)
 print(f"r_chosen = {r_c:+.2f}, r_rejected = {r_r:+.2f}")
 print(f"P(chosen preferred) = sigma({r_c:.2f} - ({r_r:.2f})) = {p:.3f}")
 print(f"loss = -log {p:.3f} = {formulas.reward_model_loss(r_c, r_r):.3f}")
-assert p > 0.5
+if pipeline.FULL_SIZE:  # checks on training results; skipped at test size (see the first cell)
+    assert p > 0.5
 
 # %% [markdown]
 # ## Summary

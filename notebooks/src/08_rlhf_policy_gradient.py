@@ -13,9 +13,13 @@
 import torch
 
 from rlhf_edu import data, evaluation, pipeline, plots
-from rlhf_edu.policy_gradient import PGConfig
 
 _ = torch.manual_seed(0)
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+# Which size is running: full in JupyterLab, test under pytest (see the README).
+print(pipeline.describe_size())
 
 # %% [markdown]
 # ## What the usual pseudo-code gets loose
@@ -39,7 +43,8 @@ _ = torch.manual_seed(0)
 # $R = r_{\text{RM}} - \beta \sum_t \big(\log\pi(y_t) - \log\pi_{\text{ref}}(y_t)\big)$ with β = 0.1.
 
 # %%
-print(PGConfig())
+# NBVAL_IGNORE_OUTPUT
+print(pipeline.RLHF_DEFAULT.pg)
 
 # %%
 # NBVAL_IGNORE_OUTPUT
@@ -66,8 +71,9 @@ metrics = evaluation.compare_policies({"SFT": sft, "policy gradient": policy}, p
 print(evaluation.metrics_table(metrics))
 before, after = metrics["SFT"], metrics["policy gradient"]
 # Robust checks; the positive-rate change is in the table above.
-assert after["rm_score"] > before["rm_score"] + 0.3
-assert after["judge_compound"] > before["judge_compound"]
+if pipeline.FULL_SIZE:  # checks on training results; skipped at test size (see the first cell)
+    assert after["rm_score"] > before["rm_score"] + 0.3
+    assert after["judge_compound"] > before["judge_compound"]
 
 # %% [markdown]
 # ## Before and after, for the story's prompts

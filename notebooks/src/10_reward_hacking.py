@@ -20,8 +20,14 @@ import torch
 from rlhf_edu import evaluation, pipeline, plots
 
 _ = torch.manual_seed(0)
-BETAS = (0.0, 0.01, 0.05, 0.1, 0.3)
-SWEEP = dataclasses.replace(pipeline.RLHF_DEFAULT.ppo, iterations=12, ppo_epochs=2, lr=3e-4)
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+# Which size is running: full in JupyterLab, test under pytest (see the README).
+print(pipeline.describe_size())
+BETAS = pipeline.RLHF_DEFAULT.sweep_betas
+SWEEP = pipeline.RLHF_DEFAULT.sweep
+print("betas:", BETAS)
 print(SWEEP)
 
 # %%
@@ -74,8 +80,9 @@ for beta in BETAS:
 # %%
 # NBVAL_IGNORE_OUTPUT
 by_beta = {r["beta"]: r for r in rows}
-assert by_beta[0.0]["kl_k1"] > by_beta[0.3]["kl_k1"], "less leash should mean more KL"
-assert by_beta[0.0]["rm_score"] > base["rm_score"]
+if pipeline.FULL_SIZE:  # checks on training results; skipped at test size (see the first cell)
+    assert by_beta[0.0]["kl_k1"] > by_beta[0.3]["kl_k1"], "less leash should mean more KL"
+    assert by_beta[0.0]["rm_score"] > base["rm_score"]
 
 # %% [markdown]
 # ## Summary

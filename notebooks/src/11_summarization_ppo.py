@@ -23,6 +23,11 @@ from rlhf_edu import plots, summaries
 from rlhf_edu import summarization as sm
 
 _ = torch.manual_seed(0)
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+# Which size is running: full in JupyterLab, test under pytest (see the README).
+print(sm.describe_size())
 setup = sm.DEFAULT
 print(setup)
 
@@ -100,7 +105,8 @@ rm, rm_info = sm.reward_model()
 print(f"held-out pairwise accuracy: {rm_info['heldout_accuracy']:.3f}")
 for reason, acc in rm_info["accuracy_by_reason"].items():
     print(f"  {reason:14s} {acc:.3f}")
-assert rm_info["heldout_accuracy"] > 0.7
+if sm.FULL_SIZE:  # checks on training results; skipped at test size (see the first cell)
+    assert rm_info["heldout_accuracy"] > 0.7
 
 # %%
 # NBVAL_IGNORE_OUTPUT
@@ -136,8 +142,9 @@ plots.plot_ppo_history(history)
 metrics, texts = sm.evaluate_offline({"SFT": sft, "PPO": policy})
 print(sm.metrics_table(metrics))
 before, after = metrics["SFT"], metrics["PPO"]
-assert after["rm_score"] > before["rm_score"]
-assert after["kl_k1"] < 20
+if sm.FULL_SIZE:  # checks on training results; skipped at test size (see the first cell)
+    assert after["rm_score"] > before["rm_score"]
+    assert after["kl_k1"] < 20
 
 # %%
 # NBVAL_IGNORE_OUTPUT
