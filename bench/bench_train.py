@@ -1,8 +1,8 @@
 """Training and generation speed of the micro GPT-2 on this machine.
 
 Prints: a GEMM peak measured now (fp32, square matrices), training throughput
-in tokens/s and achieved GFLOP/s as a share of that peak, and generation
-tokens/s with and without the KV cache.
+in tokens/s and achieved GFLOP/s as a share of that peak, generation
+tokens/s with and without the KV cache, and the time to generate the tweet corpus.
 
     python bench/bench_train.py [--steps 20] [--batch 32] [--threads N]
 """
@@ -12,6 +12,7 @@ import time
 
 import torch
 
+from rlhf_edu.data import generate_tweets
 from rlhf_edu.model import GPT, count_parameters, generate, micro_config
 from rlhf_edu.train import TrainConfig, lm_loss, make_optimizer
 
@@ -85,6 +86,11 @@ def main():
         if use_cache:
             cached = best
     print(f"  KV-cache speed-up: {best / cached:.1f}x")
+
+    # The offline corpus is generated in every fresh process that needs it (notebooks 06-10).
+    t = time.perf_counter()
+    tweets = generate_tweets()
+    print(f"corpus: {len(tweets):,} synthetic tweets generated in {time.perf_counter() - t:.1f} s")
 
 
 if __name__ == "__main__":

@@ -94,7 +94,7 @@ def _is_tied_alias(module, key, tensors) -> bool:
     return any(state[k].data_ptr() == ptr for k in tensors if k in state)
 
 
-def save_trainer_state(directory, optimizer: torch.optim.Optimizer, step: int, extra: dict) -> None:
+def save_trainer_state(directory, optimizer, step: int, extra: dict) -> None:
     """AdamW state as tensors (no pickle) + step and history as JSON."""
     d = pathlib.Path(directory)
     d.mkdir(parents=True, exist_ok=True)
@@ -109,7 +109,7 @@ def save_trainer_state(directory, optimizer: torch.optim.Optimizer, step: int, e
     _atomic_write_json(d / "trainer.json", meta)
 
 
-def load_trainer_state(directory, optimizer: torch.optim.Optimizer) -> tuple[int, dict] | None:
+def load_trainer_state(directory, optimizer) -> tuple[int, dict] | None:
     """Restore optimizer state; returns (step, extra) or None when there is nothing to resume."""
     d = pathlib.Path(directory)
     if not (d / "trainer.json").exists():

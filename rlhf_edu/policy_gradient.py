@@ -24,6 +24,7 @@ import torch
 from . import formulas
 from .model import GPT, response_logprobs
 from .rollout import collect_rollout
+from .train import AdamW
 
 
 @dataclass
@@ -70,7 +71,7 @@ def train_policy_gradient(policy: GPT, reference: GPT, reward_model, tokenizer, 
         m.eval()
         for p in m.parameters():
             p.requires_grad_(False)
-    opt = torch.optim.Adam(policy.parameters(), lr=cfg.lr)
+    opt = AdamW(policy.parameters(), lr=cfg.lr)
     gen = torch.Generator().manual_seed(cfg.seed)
     history = []
     for it in tqdm(range(cfg.iterations), desc="policy gradient", disable=not progress):

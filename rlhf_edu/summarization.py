@@ -362,9 +362,9 @@ class HFRun:
     def smoke(cls, **kw) -> "HFRun":
         """A run of a few steps per stage: checks the wiring, learns nothing."""
         small = dict(model="tiny", block_size=128, max_new_tokens=12, calibration_samples=8, eval_posts=4,
-                     sft=TrainConfig(steps=3, batch_size=4, lr=1e-3, warmup_steps=1, eval_every=3),
-                     rm=RMTrainConfig(steps=3, batch_size=4, lr=1e-3),
-                     ppo=PPOConfig(iterations=2, batch_size=4, minibatch_size=2, max_new_tokens=12,
+                     sft=TrainConfig(steps=2, batch_size=4, lr=1e-3, warmup_steps=1, eval_every=2),
+                     rm=RMTrainConfig(steps=2, batch_size=4, lr=1e-3),
+                     ppo=PPOConfig(iterations=1, batch_size=4, minibatch_size=2, max_new_tokens=12,
                                    no_eos_penalty=-3.0))
         small.update(kw)
         return cls(**small)

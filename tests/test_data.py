@@ -4,7 +4,6 @@ import csv
 import json
 import os
 import re
-import time
 from collections import Counter
 
 import pytest
@@ -17,11 +16,8 @@ FIXTURE = os.path.join(os.path.dirname(__file__), "fixtures", "tweets")
 
 @pytest.fixture(scope="module")
 def corpus():
-    start = time.process_time()
-    tweets = data.generate_tweets()
-    # "A couple of seconds" for 60k; generous so a loaded CI machine passes.
-    assert time.process_time() - start < 10
-    return tweets
+    # Its speed is measured by bench/, not asserted here: timed tests flake on shared machines.
+    return data.generate_tweets()
 
 
 @pytest.fixture(scope="module")
