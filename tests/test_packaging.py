@@ -54,3 +54,14 @@ def test_committed_notebooks_are_built_from_their_sources():
         want = [(c.cell_type, c.source) for c in build.parse_percent(src.read_text()).cells]
         nb = nbformat.read(ROOT / "notebooks" / (src.stem + ".ipynb"), as_version=4)
         assert [(c.cell_type, c.source) for c in nb.cells] == want, f"rebuild {src.stem}.ipynb from {src.name}"
+
+
+def test_committed_notebooks_were_executed():
+    # nbval fails a cell that carries outputs but no execution count ("Unrun reference cell has
+    # outputs"): a hand-edited or half-built notebook. Every code cell must have been run.
+    import nbformat
+
+    for path in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")):
+        nb = nbformat.read(path, as_version=4)
+        unrun = [c.id for c in nb.cells if c.cell_type == "code" and c.execution_count is None]
+        assert not unrun, f"{path.name}: cells {unrun} were never executed; rebuild it"
