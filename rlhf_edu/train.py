@@ -69,10 +69,16 @@ class AdamW:
 
     def __init__(self, params, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
                  eps: float = 1e-8, weight_decay: float = 0.0):
-        params = list(params)
+        def as_list(ps):  # a lone tensor is one parameter, not a sequence of rows
+            return [ps] if isinstance(ps, torch.Tensor) else list(ps)
+
+        params = as_list(params)
         groups = params if params and isinstance(params[0], dict) else [{"params": params}]
         defaults = {"lr": lr, "betas": tuple(betas), "eps": eps, "weight_decay": weight_decay}
-        self.param_groups = [{**defaults, **g, "params": list(g["params"])} for g in groups]
+        self.param_groups = [{**defaults, **g, "params": as_list(g["params"])} for g in groups]
+        every = [p for g in self.param_groups for p in g["params"]]
+        if len({id(p) for p in every}) != len(every):
+            raise ValueError("a parameter appears more than once in the optimizer's groups")
         for g in self.param_groups:
             if g["lr"] < 0 or g["eps"] < 0 or g["weight_decay"] < 0 or not all(0 <= b < 1 for b in g["betas"]):
                 raise ValueError(f"bad AdamW settings: { {k: v for k, v in g.items() if k != 'params'} }")
@@ -81,7 +87,10 @@ class AdamW:
     def zero_grad(self, set_to_none: bool = True) -> None:
         for g in self.param_groups:
             for p in g["params"]:
-                p.grad = None
+                if set_to_none:
+                    p.grad = None
+                elif p.grad is not None:
+                    p.grad.zero_()
 
     @torch.no_grad()
     def step(self) -> None:

@@ -131,11 +131,22 @@ def test_our_adamw_makes_torch_adamw_updates(foreach):
     assert w_state["step"].item() == 6 and set(w_state) == {"step", "exp_avg", "exp_avg_sq"}
 
 
-def test_our_adamw_without_decay_is_adam():
-    ours = _adam_trajectory(lambda w, b: AdamW([w, b], lr=0.05, eps=1e-5))
-    ref = _adam_trajectory(lambda w, b: torch.optim.Adam([w, b], lr=0.05, eps=1e-5))
+@pytest.mark.parametrize("eps", [1e-5, 0.1])  # a large eps shows where it enters the update
+def test_our_adamw_without_decay_is_adam(eps):
+    ours = _adam_trajectory(lambda w, b: AdamW([w, b], lr=0.05, eps=eps))
+    ref = _adam_trajectory(lambda w, b: torch.optim.Adam([w, b], lr=0.05, eps=eps))
     for a, r in zip(ours[:2], ref[:2]):
         torch.testing.assert_close(a, r, rtol=0, atol=1e-6)
+
+
+def test_adamw_takes_a_lone_tensor_and_rejects_duplicates():
+    w = torch.zeros(3, 2, requires_grad=True)
+    opt = AdamW(w, lr=0.1)
+    w.sum().backward()
+    opt.step()
+    assert (w != 0).all()  # the whole matrix moved, not rows treated as separate parameters
+    with pytest.raises(ValueError, match="more than once"):
+        AdamW([{"params": [w]}, {"params": w}])
 
 
 def test_adamw_rejects_bad_settings():
