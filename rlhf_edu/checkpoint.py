@@ -125,8 +125,8 @@ def load_trainer_state(directory, optimizer) -> tuple[int, dict] | None:
             state = {}
             for key, t in tensors.items():
                 g, i, name = key.split(".", 2)
-                if int(g) == gi and int(i) == pi:
-                    state[name] = t
+                if int(g) == gi and int(i) == pi:  # moments live where the parameter lives (GPU)
+                    state[name] = t if name == "step" else t.to(p.device)
             if state:
                 optimizer.state[p] = state
     return meta["step"], meta["extra"]
