@@ -52,6 +52,10 @@ def run_size() -> str:
 
 SIZE = run_size()
 FULL_SIZE = SIZE == "full"
+# Progress bars write to stderr. Under pytest (test size) they are off: a bar's last update can
+# reach the notebook after its cell has finished and land in the next cell's output, which nbval
+# then reports as a difference. Pass progress=True to any stage to see them anyway.
+SHOW_PROGRESS = FULL_SIZE
 
 
 def describe_size() -> str:
@@ -198,7 +202,7 @@ def sft_data(setup: SentimentSetup = DEFAULT):
     return get, [val_get(i) for i in range(2)]
 
 
-def pretrained_model(setup: SentimentSetup = DEFAULT, retrain: bool = False, progress: bool = True):
+def pretrained_model(setup: SentimentSetup = DEFAULT, retrain: bool = False, progress: bool = SHOW_PROGRESS):
     """Stage 1: the micro GPT-2 pretrained on the tweet corpus. Returns (model, history)."""
     d = _stage_dir("pretrain", setup)
     if retrain and d.exists():
@@ -213,7 +217,7 @@ def pretrained_model(setup: SentimentSetup = DEFAULT, retrain: bool = False, pro
     return model.eval(), hist
 
 
-def sft_model(setup: SentimentSetup = DEFAULT, retrain: bool = False, progress: bool = True):
+def sft_model(setup: SentimentSetup = DEFAULT, retrain: bool = False, progress: bool = SHOW_PROGRESS):
     """Stage 2: supervised fine-tuning on prompt -> completion pairs. Returns (model, history)."""
     d = _stage_dir("sft", setup)
     if retrain and d.exists():
@@ -279,7 +283,7 @@ def load_reward_model(directory) -> RewardModel:
 
 
 def reward_model(setup: SentimentSetup = DEFAULT, rl: RLHFSetup = RLHF_DEFAULT, retrain: bool = False,
-                 progress: bool = True):
+                 progress: bool = SHOW_PROGRESS):
     """Stage 3: Bradley-Terry reward model on corpus preference pairs, calibrated on SFT samples.
 
     Returns (reward model, info) with info = held-out accuracy, loss history, gain and bias.
@@ -328,12 +332,12 @@ def _policy_stage(kind: str, setup: SentimentSetup, rl: RLHFSetup, cfg, retrain:
 
 
 def ppo_policy(setup: SentimentSetup = DEFAULT, rl: RLHFSetup = RLHF_DEFAULT, cfg: PPOConfig | None = None,
-               retrain: bool = False, progress: bool = True):
+               retrain: bool = False, progress: bool = SHOW_PROGRESS):
     """Stage 4 with PPO. Returns (policy, per-iteration history)."""
     return _policy_stage("ppo", setup, rl, cfg or rl.ppo, retrain, progress)
 
 
 def pg_policy(setup: SentimentSetup = DEFAULT, rl: RLHFSetup = RLHF_DEFAULT, cfg: PGConfig | None = None,
-              retrain: bool = False, progress: bool = True):
+              retrain: bool = False, progress: bool = SHOW_PROGRESS):
     """Stage 4 with the vanilla policy-gradient loop. Returns (policy, per-iteration history)."""
     return _policy_stage("pg", setup, rl, cfg or rl.pg, retrain, progress)

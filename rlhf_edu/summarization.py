@@ -28,7 +28,7 @@ import torch
 from . import checkpoint as ckpt
 from . import summaries
 from .model import GPT, micro_config
-from .pipeline import FULL_SIZE, _finished, _history, _key, cache_dir, describe_size, load_model, load_reward_model
+from .pipeline import FULL_SIZE, SHOW_PROGRESS, _finished, _history, _key, cache_dir, describe_size, load_model, load_reward_model
 from .ppo import PPOConfig, frozen_copy, train_ppo
 from .reward_model import RewardModel, RMTrainConfig, calibrate, train_reward_model
 from .rollout import collect_rollout
@@ -178,7 +178,7 @@ def metrics_table(columns: dict[str, dict]) -> str:
 # ---------------------------------------------------------------- the stages, shared by both scales
 
 def train_sft(model, tok, pairs, val_pairs, cfg: TrainConfig, block_size: int, out_dir=None,
-              progress: bool = True) -> History:
+              progress: bool = SHOW_PROGRESS) -> History:
     get = sft_data(tok, pairs, block_size, cfg.batch_size, cfg.seed)
     # At most 64 validation rows (drawing 64 from 3 fixture rows would score each ~20 times).
     val_get = sft_data(tok, val_pairs, block_size, min(64, len(val_pairs)), seed=12345)
@@ -186,7 +186,7 @@ def train_sft(model, tok, pairs, val_pairs, cfg: TrainConfig, block_size: int, o
 
 
 def train_rm(sft, tok, comparisons, heldout, cfg: RMTrainConfig, calibration_prompts: list[str],
-             calibration_samples: int, max_new_tokens: int, progress: bool = True):
+             calibration_samples: int, max_new_tokens: int, progress: bool = SHOW_PROGRESS):
     """Bradley-Terry on comparisons, then calibrated on SFT summaries. Returns (rm, info)."""
     from .model import generate
 
@@ -206,7 +206,7 @@ def train_rm(sft, tok, comparisons, heldout, cfg: RMTrainConfig, calibration_pro
     return rm, info
 
 
-def train_policy(sft, rm, tok, prompts, cfg: PPOConfig, progress: bool = True):
+def train_policy(sft, rm, tok, prompts, cfg: PPOConfig, progress: bool = SHOW_PROGRESS):
     """PPO against a frozen copy of the SFT model. Returns (policy, history)."""
     policy, reference = copy.deepcopy(sft), frozen_copy(sft)
     _, history = train_ppo(policy, reference, rm, tok, prompts, cfg, progress=progress)
@@ -239,7 +239,7 @@ def tokenizer(setup: SummarySetup = DEFAULT) -> BPETokenizer:
     return tok
 
 
-def pretrained_model(setup: SummarySetup = DEFAULT, retrain: bool = False, progress: bool = True):
+def pretrained_model(setup: SummarySetup = DEFAULT, retrain: bool = False, progress: bool = SHOW_PROGRESS):
     """Stage 1: next-token prediction on whole documents (post + TL;DR). Returns (model, history)."""
     d = _dir("pretrain", setup)
     if retrain and d.exists():
@@ -258,7 +258,7 @@ def pretrained_model(setup: SummarySetup = DEFAULT, retrain: bool = False, progr
     return model.eval(), hist
 
 
-def sft_model(setup: SummarySetup = DEFAULT, retrain: bool = False, progress: bool = True):
+def sft_model(setup: SummarySetup = DEFAULT, retrain: bool = False, progress: bool = SHOW_PROGRESS):
     """Stage 2: SFT on (prompt, reference summary). Returns (model, history)."""
     d = _dir("sft", setup)
     if retrain and d.exists():
@@ -273,7 +273,7 @@ def sft_model(setup: SummarySetup = DEFAULT, retrain: bool = False, progress: bo
     return model.eval(), hist
 
 
-def reward_model(setup: SummarySetup = DEFAULT, retrain: bool = False, progress: bool = True):
+def reward_model(setup: SummarySetup = DEFAULT, retrain: bool = False, progress: bool = SHOW_PROGRESS):
     """Stage 3: the reward model on generated comparisons. Returns (rm, info)."""
     d = _dir("rm", setup)
     if retrain and d.exists():
@@ -298,7 +298,7 @@ def rl_prompts(setup: SummarySetup = DEFAULT) -> list[str]:
 
 
 def ppo_policy(setup: SummarySetup = DEFAULT, cfg: PPOConfig | None = None, retrain: bool = False,
-               progress: bool = True):
+               progress: bool = SHOW_PROGRESS):
     """Stage 4: PPO with the KL penalty. Returns (policy, history)."""
     cfg = cfg or setup.ppo
     d = _dir("ppo", setup, asdict(cfg))
@@ -378,7 +378,7 @@ def _hf_model(name: str, vocab_size: int, block_size: int):
     return hf.pretrained(name, vocab_size=vocab_size)
 
 
-def run_hf(run: HFRun, progress: bool = True) -> dict:
+def run_hf(run: HFRun, progress: bool = SHOW_PROGRESS) -> dict:
     """SFT -> reward model -> PPO on a Hugging Face model, through the very same stage functions.
 
     Returns {"sft": model, "rm": rm, "ppo": policy, "metrics": {...}, "samples": {...}, "rm_info", "ppo_history"}.

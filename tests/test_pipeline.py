@@ -49,3 +49,13 @@ def test_every_stage_trains_once_then_loads_from_the_cache(cache):
     other = dataclasses.replace(TINY_RL, ppo=dataclasses.replace(TINY_RL.ppo, beta=0.5))
     pipeline.ppo_policy(TINY, other, progress=False)
     assert sum(p.name.startswith("ppo-") for p in cache.iterdir()) == 2
+
+
+def test_progress_bars_are_off_at_test_size_and_on_when_asked(cache, capfd):
+    # Under pytest a late progress-bar update can land in a later notebook cell's output (nbval
+    # then fails that cell), so at test size the stages default to no bars.
+    assert pipeline.SIZE == "test" and pipeline.SHOW_PROGRESS is False
+    pipeline.pretrained_model(TINY)
+    assert capfd.readouterr().err == ""
+    pipeline.pretrained_model(TINY, retrain=True, progress=True)
+    assert "pretrain" in capfd.readouterr().err
