@@ -244,9 +244,10 @@ class RLHFSetup:
     ppo: PPOConfig = field(default_factory=PPOConfig)
     pg: PGConfig = field(default_factory=PGConfig)
     calibration_seed: int = 2024
-    # Notebook 10's beta sweep: one short PPO run per beta (same recipe, fewer iterations).
+    # Notebook 10's beta sweep: one short PPO run per beta. Fewer iterations than notebook 09 but a
+    # harder push (lr 1e-3, 4 epochs), so that at beta = 0 the exploit shows within a CPU budget.
     sweep_betas: tuple[float, ...] = (0.0, 0.01, 0.05, 0.1, 0.3)
-    sweep: PPOConfig = field(default_factory=lambda: PPOConfig(iterations=12, ppo_epochs=2, lr=3e-4))
+    sweep: PPOConfig = field(default_factory=lambda: PPOConfig(iterations=16, ppo_epochs=4, lr=1e-3))
 
     @classmethod
     def test_size(cls) -> "RLHFSetup":

@@ -65,17 +65,29 @@ for beta in BETAS:
 # %% [markdown]
 # ## Reading the sweep
 #
-# What to look for, and what this small sweep does and does not show:
+# What our full-size run shows (the table above; 16 PPO iterations per β, the numbers quoted below):
 #
-# - **The leash works on KL.** With β = 0 nothing ties the policy to the SFT model, and its KL to
-#   the reference is the largest; as β grows the KL shrinks. This is clear even in short runs.
-# - **The full collapse needs longer runs.** Each β here gets only 12 short iterations, so the proxy
-#   gains are modest and the judge moves little; the degenerate "so good so good" text does not
-#   take over yet. Notebook 09's longer run at β = 0.1 already shows its first signs (shorter
-#   completions, repeated phrases). To see the collapse at β = 0, raise `iterations` in `SWEEP`
-#   (e.g. to 60) and give it the time.
-# - **Watch the gap between proxy and judge**: where the reward-model score rises faster than the
-#   judge's, the policy is learning the reward model's quirks rather than sentiment.
+# - **The leash works on KL, exactly in order.** KL to the SFT model falls as β grows: about 32 nats
+#   at β = 0, 27 at 0.01, 18 at 0.05, 13 at 0.1 and 8 at 0.3.
+# - **The proxy barely pays for the leash until β is large.** The reward-model score is about 1.8
+#   for β = 0, 0.01 and 0.05, and still 1.6 at β = 0.1. The extra 20 nats of drift that β = 0 buys
+#   bought almost no extra reward: it went into the reward model's blind spots.
+# - **The exploit is in the text, not in the scores.** Read the samples at β = 0: "grateful",
+#   "kind", "seriously!!" stuffed into every completion, whatever the prompt, and words glued together
+#   ("kindaey"). Per token, the reference model finds this text about 6× less likely than SFT's
+#   own (perplexity ≈ 224 against ≈ 37), and repetition is almost 3× SFT's.
+# - **Our independent judge was fooled too.** VADER's positive rate is about 0.93 at β = 0, *higher*
+#   than at β = 0.1. That is not a bug in the sweep: VADER is a word list, and the policy learned to
+#   emit exactly the kind of words a word list rewards. An "independent" judge only catches the hacks
+#   it does not share with the proxy; here perplexity under the reference and repetition caught it,
+#   the judge did not. (Human readers catch it at once.)
+# - **Too much leash costs the goal.** At β = 0.3 the text stays closest to SFT (highest distinct-2,
+#   lowest repetition) but the judge's positive rate drops to about 0.70. β = 0.1, notebook 09's
+#   setting, sits in the middle: mostly positive, mostly readable, KL about 13 with this sweep's
+#   harder push.
+#
+# These are short, hard-pushed runs on a small model (notebook 09's gentler 60-iteration run at
+# β = 0.1 ends near KL 9). The trends are the point, not the third digit.
 
 # %%
 # NBVAL_IGNORE_OUTPUT
