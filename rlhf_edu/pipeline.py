@@ -5,8 +5,9 @@ the checkpoint from the cache if one exists for these exact settings, and
 trains it (with a progress bar) if not. So each notebook also runs on its own.
 
 The cache lives in ``$RLHF_EDU_CACHE`` (default ``~/.cache/rlhf_edu``). Each
-stage's folder name carries a short hash of every setting that produced it,
-so changing a setting trains a fresh checkpoint instead of reusing a stale one.
+stage's folder name carries a short hash of every setting that produced it
+(that stage's and earlier stages', not later ones'), so changing a setting
+retrains the stages it affects instead of reusing a stale checkpoint, and only those.
 
 Two sizes, chosen by ``$RLHF_EDU_SIZE``: ``full`` (the default, what the notebooks'
 text discusses) and ``test`` (every training run cut to a few steps, so that
@@ -130,7 +131,12 @@ def tokenizer(setup: SentimentSetup = DEFAULT) -> BPETokenizer:
 
 
 def _stage_dir(name: str, setup: SentimentSetup, *parts) -> pathlib.Path:
-    return cache_dir() / f"{name}-{_key([asdict(setup)] + list(parts))}"
+    # The key covers what the stage depends on: pretraining ignores the SFT settings, so changing
+    # SFT does not retrain stage 1.
+    settings = asdict(setup)
+    if name == "pretrain":
+        del settings["sft"]
+    return cache_dir() / f"{name}-{_key([settings] + list(parts))}"
 
 
 def load_model(directory) -> GPT:

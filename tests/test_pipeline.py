@@ -50,6 +50,12 @@ def test_every_stage_trains_once_then_loads_from_the_cache(cache):
     pipeline.ppo_policy(TINY, other, progress=False)
     assert sum(p.name.startswith("ppo-") for p in cache.iterdir()) == 2
 
+    # New SFT settings train SFT again but reuse pretraining (its key ignores the SFT settings).
+    other_sft = dataclasses.replace(TINY, sft=dataclasses.replace(TINY.sft, steps=3))
+    pipeline.sft_model(other_sft, progress=False)
+    assert sum(p.name.startswith("sft-") for p in cache.iterdir()) == 2
+    assert sum(p.name.startswith("pretrain-") for p in cache.iterdir()) == 1
+
 
 def test_progress_bars_are_off_at_test_size_and_on_when_asked(cache, capfd):
     # Under pytest a late progress-bar update can land in a later notebook cell's output (nbval

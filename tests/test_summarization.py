@@ -121,6 +121,24 @@ def test_offline_stages_run_and_ratio_starts_at_one(tmp_path, monkeypatch):
     again, _ = sm.ppo_policy(setup, progress=False)
     assert all(torch.equal(a, b) for a, b in zip(again.state_dict().values(), policy.state_dict().values()))
 
+    # Each stage's key covers only what it depends on: a new beta trains PPO alone, new SFT
+    # settings reuse pretraining.
+    def new_stages(run):
+        before = {d.name for d in tmp_path.iterdir()}
+        run()
+        return sorted(name.split("-")[1] for name in {d.name for d in tmp_path.iterdir()} - before)
+
+    other_beta = dataclasses.replace(setup, ppo=dataclasses.replace(setup.ppo, beta=0.5))
+    assert new_stages(lambda: sm.ppo_policy(other_beta, progress=False)) == ["ppo"]
+    other_sft = dataclasses.replace(setup, sft=dataclasses.replace(setup.sft, steps=3))
+    assert new_stages(lambda: sm.sft_model(other_sft, progress=False)) == ["sft"]
+
+
+def test_every_summary_setting_is_in_some_stage_key():
+    # A new SummarySetup field that no stage key covers would let a stale checkpoint be reused.
+    fields = {f.name for f in dataclasses.fields(sm.SummarySetup)}
+    assert fields == set(sm.STAGE_FIELDS["ppo"]) | {"ppo"}
+
 
 def test_rouge_matches_hand_counts():
     r = sm.rouge(["the cat sat"], ["the cat sat down"])
