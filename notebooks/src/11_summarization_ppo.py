@@ -159,25 +159,32 @@ for i in range(4):
 # %% [markdown]
 # ## Reading the table honestly
 #
-# In our run (the numbers above), PPO did what it was asked: the reward model's score rose from
-# about 0 to about 0.7, and almost every summary now ends with EOS. **The summaries did not get
-# better.** ROUGE fell (ROUGE-1 0.33 → 0.25), the judge's fact coverage fell (0.22 → 0.13), and the KL
-# to the SFT model (13 nats) went past the 10 we would accept. Hallucinations fell (98% → 79%), mostly
-# because the summaries got shorter and name fewer things at all.
+# In our run (the numbers above), PPO did what it was asked, a little: the reward model's score rose
+# from about −0.03 to about 0.07, at a KL of about 3 nats to the SFT model. **The summaries did not
+# get better.** ROUGE-1 fell (0.61 → 0.57), the judge's fact coverage fell (0.66 → 0.55), and the
+# hallucination rate rose (0.84 → 0.91).
 #
 # Why: the reward model is a proxy, and its weak spot is visible in its own held-out accuracy above:
-# it is near-perfect on generic and padded summaries but only ~72% on the pairs where the rejected
-# summary invents a fact. So PPO learned the cheap things the reward model likes (end cleanly, be
-# short, sound like a TL;DR: "AITA for …?") rather than copying the right facts, which our small
-# model barely learned in SFT (the SFT model names the wrong person in almost every summary).
+# near-perfect on generic, padded and fact-missing summaries, but only about 79% on pairs where the
+# rejected summary swaps in a wrong person or number. Those swaps are exactly the mistakes our SFT
+# model makes, so the reward model cannot steer PPO away from them, and PPO's exploration (sampling)
+# adds new ones that the reward model does not punish.
 #
-# This is the same pattern public runs report at full scale: trlx's GPT-J PPO run went from 0.334 to
-# 0.323 ROUGE-1 while its reward rose, and OpenAI's own paper found that optimising too hard against
-# a reward model eventually makes summaries worse by human judgement. ROUGE and the judge are what
-# caught it here; the reward curve alone would have called this run a success. Things to try (each
-# costs CPU minutes): more SFT steps so the model learns to copy facts first (150 more SFT steps lifted
-# coverage from 0.14 to 0.41 in an earlier experiment with posts-only pretraining), a larger β, and a
-# reward model trained on more hallucination pairs.
+# We tried harder pushes before settling on this one (same SFT model and reward model, 128 held-out
+# posts each): with lr 5e-4 the first update alone moved the policy far (approx-KL 0.22, a quarter of
+# the ratios clipped), KL to SFT ended at 19 nats and coverage at 0.27; with β = 0.2 and 10
+# iterations, KL 10 and coverage 0.34. The run above uses lr 1e-4 (first update: approx-KL 0.02,
+# a tenth of the ratios clipped) and does the least damage.
+#
+# This is the pattern public runs report at full scale: trlx's GPT-J PPO run went from 0.334 to
+# 0.323 ROUGE-1 while its reward rose, and OpenAI's own paper found that optimising too hard against a
+# reward model eventually makes summaries worse by human judgement. ROUGE and the judge are what
+# caught it here; the reward score alone says the run went (slightly) up.
+#
+# What did help was supervised: 450 SFT steps instead of 150 lifted the SFT model's fact coverage from
+# 0.22 to 0.66 and ROUGE-1 from 0.33 to 0.61 (measured on the same 128 posts). What we would try next
+# (each costs CPU minutes): a reward model trained on more wrong-fact pairs until it catches swaps,
+# then PPO against it.
 
 # %% [markdown]
 # ## The same code at full size: GPT-2 124M on the real TL;DR data
