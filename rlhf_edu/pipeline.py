@@ -251,7 +251,7 @@ class RLHFSetup:
     pg: PGConfig = field(default_factory=PGConfig)
     calibration_seed: int = 2024
     # Notebook 10's beta sweep: one short PPO run per beta. Fewer iterations than notebook 09 but a
-    # harder push (lr 1e-3, 4 epochs), so that at beta = 0 the exploit shows within a CPU budget.
+    # harder push (lr 1e-3 instead of 3e-4), so that at beta = 0 the exploit shows within a CPU budget.
     sweep_betas: tuple[float, ...] = (0.0, 0.01, 0.05, 0.1, 0.3)
     sweep: PPOConfig = field(default_factory=lambda: PPOConfig(iterations=16, ppo_epochs=4, lr=1e-3))
 
@@ -295,7 +295,7 @@ def reward_model(setup: SentimentSetup = DEFAULT, rl: RLHFSetup = RLHF_DEFAULT, 
 
     Returns (reward model, info) with info = held-out accuracy, loss history, gain and bias.
     """
-    d = _stage_dir("rm", setup, asdict(rl.rm), rl.rm_pairs, rl.calibration_samples, rl.max_new_tokens)
+    d = _rm_dir(setup, rl)
     if retrain and d.exists():
         shutil.rmtree(d)
     if (d / "model.safetensors").exists():
@@ -310,7 +310,7 @@ def reward_model(setup: SentimentSetup = DEFAULT, rl: RLHFSetup = RLHF_DEFAULT, 
     accuracy = pairwise_accuracy(rm, tok, held_out)
     # Calibrate on what the RL stage will actually score: SFT samples for the RL prompts.
     prompts = rl_prompts(setup)
-    g = torch.Generator().manual_seed(2024)
+    g = torch.Generator().manual_seed(rl.calibration_seed)
     pick = torch.randint(0, len(prompts), (rl.calibration_samples,), generator=g).tolist()
     gen = generate(sft, tok.encode_batch([prompts[i] for i in pick]), rl.max_new_tokens, tok.eos_id,
                    tok.pad_id, generator=g)
@@ -320,8 +320,23 @@ def reward_model(setup: SentimentSetup = DEFAULT, rl: RLHFSetup = RLHF_DEFAULT, 
     return rm, meta
 
 
+def _rm_settings(rl: RLHFSetup) -> list:
+    """Every RLHFSetup setting the reward model (training, held-out score, calibration) reads."""
+    return [asdict(rl.rm), rl.rm_pairs, rl.rm_heldout_pairs, rl.calibration_samples, rl.max_new_tokens,
+            rl.calibration_seed]
+
+
+def _rm_dir(setup: SentimentSetup, rl: RLHFSetup) -> pathlib.Path:
+    return _stage_dir("rm", setup, *_rm_settings(rl))
+
+
+def _policy_dir(kind: str, setup: SentimentSetup, rl: RLHFSetup, cfg) -> pathlib.Path:
+    # The policy trains against the calibrated reward model: every RM setting is part of its key.
+    return _stage_dir(kind, setup, *_rm_settings(rl), asdict(cfg))
+
+
 def _policy_stage(kind: str, setup: SentimentSetup, rl: RLHFSetup, cfg, retrain: bool, progress: bool):
-    d = _stage_dir(kind, setup, asdict(rl.rm), rl.rm_pairs, asdict(cfg))
+    d = _policy_dir(kind, setup, rl, cfg)
     if retrain and d.exists():
         shutil.rmtree(d)
     if (d / "model.safetensors").exists():

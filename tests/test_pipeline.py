@@ -57,6 +57,20 @@ def test_every_stage_trains_once_then_loads_from_the_cache(cache):
     assert sum(p.name.startswith("pretrain-") for p in cache.iterdir()) == 1
 
 
+def test_every_reward_model_setting_reaches_the_reward_model_and_policy_keys():
+    changes = {"rm": dataclasses.replace(TINY_RL.rm, steps=3), "rm_pairs": 61, "rm_heldout_pairs": 21,
+               "calibration_samples": 9, "max_new_tokens": 7, "calibration_seed": 1}
+    # Every RLHFSetup field is either an RL-stage config (its own part of the key) or tested here.
+    assert {f.name for f in dataclasses.fields(pipeline.RLHFSetup)} == set(changes) | {"ppo", "pg", "sweep",
+                                                                                      "sweep_betas"}
+    for name, value in changes.items():
+        other = dataclasses.replace(TINY_RL, **{name: value})
+        assert pipeline._rm_dir(TINY, other) != pipeline._rm_dir(TINY, TINY_RL), name
+        assert (pipeline._policy_dir("ppo", TINY, other, TINY_RL.ppo)
+                != pipeline._policy_dir("ppo", TINY, TINY_RL, TINY_RL.ppo)), name
+
+
+@pytest.mark.skipif(pipeline.FULL_SIZE, reason="checks the test-size default (RLHF_EDU_SIZE=test)")
 def test_progress_bars_are_off_at_test_size_and_on_when_asked(cache, capfd):
     # Under pytest a late progress-bar update can land in a later notebook cell's output (nbval
     # then fails that cell), so at test size the stages default to no bars.

@@ -138,6 +138,8 @@ def test_every_summary_setting_is_in_some_stage_key():
     # A new SummarySetup field that no stage key covers would let a stale checkpoint be reused.
     fields = {f.name for f in dataclasses.fields(sm.SummarySetup)}
     assert fields == set(sm.STAGE_FIELDS["ppo"]) | {"ppo"}
+    # The reward model is calibrated on samples for rl_prompts(), which reads these.
+    assert {"n_posts", "seed", "vocab_size", "block_size", "max_new_tokens"} <= set(sm.STAGE_FIELDS["rm"])
 
 
 def test_rouge_matches_hand_counts():

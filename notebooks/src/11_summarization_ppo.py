@@ -166,7 +166,7 @@ for i in range(4):
 #
 # Why: the reward model is a proxy, and its weak spot is visible in its own held-out accuracy above:
 # near-perfect on generic, padded and fact-missing summaries, but only about 79% on pairs where the
-# rejected summary swaps in a wrong person or number. Those swaps are exactly the mistakes our SFT
+# rejected summary swaps in or adds a wrong person or number. Those swaps are exactly the mistakes our SFT
 # model makes, so the reward model cannot steer PPO away from them, and PPO's exploration (sampling)
 # adds new ones that the reward model does not punish.
 #
