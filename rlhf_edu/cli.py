@@ -84,7 +84,7 @@ def cmd_summarize(args) -> int:
     if args.hf_model:
         make = sm.HFRun.smoke if args.hf_model == "tiny" else sm.HFRun
         run = make(model=args.hf_model, tldr_dir=args.tldr_dir, comparisons_dir=args.comparisons_dir,
-                   max_rows=args.max_rows)
+                   max_rows=args.max_rows, device=args.device)
         res = sm.run_hf(run, progress=progress)
         metrics, samples, prompts = res["metrics"], res["samples"], res["eval_prompts"]
         ppo_hist, rm_acc = res["ppo_history"], res["rm_info"]["heldout_accuracy"]
@@ -136,6 +136,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--comparisons-dir", default=None,
                    help="local openai_summarize_comparisons files (default: the Hub)")
     p.add_argument("--max-rows", type=int, default=None, help="read at most this many rows per split")
+    p.add_argument("--device", default="cpu",
+                   help='with --hf-model: where the model trains, e.g. "cuda" (default: %(default)s)')
     p.set_defaults(func=cmd_summarize)
     return ap
 

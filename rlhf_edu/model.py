@@ -207,8 +207,14 @@ def _attention_bias(attention_mask, B, T, past_len, device):
     return allowed[:, None]
 
 
+def model_device(model: nn.Module) -> torch.device:
+    """Where the model's weights live (CPU here; CUDA on a GPU machine). Inputs built from token
+    lists start on the CPU and are moved there."""
+    return next(model.parameters()).device
+
+
 def left_pad(seqs: list[list[int]], pad_id: int, length: int | None = None):
-    """Left-pad token lists into (ids, attention_mask) tensors (int64)."""
+    """Left-pad token lists into (ids, attention_mask) tensors (int64, on the CPU)."""
     if any(len(s) == 0 for s in seqs):
         raise ValueError("prompt must contain at least one token (got an empty prompt)")
     L = max(len(s) for s in seqs) if length is None else length
@@ -269,14 +275,15 @@ def generate(model: GPT, prompts: list[list[int]], max_new_tokens: int, eos_id: 
         raise ValueError(f"temperature must be > 0, got {temperature}")
     if max_new_tokens <= 0:
         raise ValueError(f"max_new_tokens must be > 0, got {max_new_tokens}")
-    ids, mask = left_pad(prompts, pad_id)
+    device = model_device(model)
+    ids, mask = (t.to(device) for t in left_pad(prompts, pad_id))
     B, P = ids.shape
     if P + max_new_tokens > model.config.block_size:
         raise ValueError(f"prompt ({P} tokens) + max_new_tokens ({max_new_tokens}) exceeds the context "
                          f"block_size={model.config.block_size}")
     was_training = model.training
     model.eval()
-    done = torch.zeros(B, dtype=torch.bool)
+    done = torch.zeros(B, dtype=torch.bool, device=device)
     out_tokens, out_logp, out_mask = [], [], []
     past, step_ids = None, ids
     for _ in range(max_new_tokens):
@@ -287,10 +294,15 @@ def generate(model: GPT, prompts: list[list[int]], max_new_tokens: int, eos_id: 
             logits, _ = model(full, attention_mask=mask)
         logits = filter_logits(logits[:, -1, :].float() / temperature, top_k, top_p)
         logp = torch.log_softmax(logits, dim=-1)
-        tok = torch.multinomial(logp.exp(), 1, generator=generator).squeeze(1)
+        probs = logp.exp()
+        if generator is not None and generator.device != probs.device:
+            # A CPU generator with a CUDA model: draw on the CPU, so a seed gives the same samples.
+            tok = torch.multinomial(probs.cpu(), 1, generator=generator).squeeze(1).to(device)
+        else:
+            tok = torch.multinomial(probs, 1, generator=generator).squeeze(1)
         tok = torch.where(done, torch.full_like(tok, pad_id), tok)
         out_tokens.append(tok)
-        out_logp.append(torch.where(done, torch.zeros(B), logp.gather(1, tok[:, None]).squeeze(1)))
+        out_logp.append(torch.where(done, torch.zeros_like(logp[:, 0]), logp.gather(1, tok[:, None]).squeeze(1)))
         out_mask.append((~done).long())
         mask = torch.cat([mask, (~done).long()[:, None]], dim=1)
         done = done | (tok == eos_id)

@@ -29,7 +29,7 @@ import torch
 import torch.nn as nn
 
 from . import formulas
-from .model import GPT, response_logprobs
+from .model import GPT, model_device, response_logprobs
 from .rollout import Rollout, collect_rollout
 from .train import AdamW
 
@@ -80,7 +80,7 @@ class PolicyWithValue(nn.Module):
     def __init__(self, policy: GPT):
         super().__init__()
         self.policy = policy
-        self.value_head = nn.Linear(policy.config.d_model, 1)
+        self.value_head = nn.Linear(policy.config.d_model, 1, device=model_device(policy))
         nn.init.zeros_(self.value_head.weight)
         nn.init.zeros_(self.value_head.bias)
 
@@ -104,8 +104,8 @@ def token_rewards(scores, logprobs, ref_logprobs, mask, beta):
     """
     kl = (logprobs - ref_logprobs) * mask
     rewards = -beta * kl
-    last = (mask.long() * torch.arange(mask.shape[1])).argmax(1)
-    rewards[torch.arange(len(scores)), last] += scores
+    last = (mask.long() * torch.arange(mask.shape[1], device=mask.device)).argmax(1)
+    rewards[torch.arange(len(scores), device=mask.device), last] += scores
     return rewards * mask
 
 
@@ -121,9 +121,9 @@ def gae(rewards, values, mask, gamma=1.0, lam=0.95):
         [mask[:, 1:], torch.zeros_like(mask[:, :1])], dim=1)
     deltas = (rewards + gamma * next_values - values) * mask
     T = rewards.shape[1]
-    idx = torch.arange(T)
+    idx = torch.arange(T, device=rewards.device)
     power = (idx[None, :] - idx[:, None]).clamp(min=0).to(rewards.dtype)   # [t, k] -> k - t
-    weights = torch.where(idx[None, :] >= idx[:, None], (gamma * lam) ** power, torch.zeros(()))
+    weights = torch.where(idx[None, :] >= idx[:, None], (gamma * lam) ** power, torch.zeros((), device=rewards.device))
     advantages = (deltas @ weights.T) * mask  # A[:, t] = sum_k weights[t, k] * delta[:, k]
     return advantages, (advantages + values) * mask
 
@@ -132,9 +132,9 @@ def gae_loop(rewards, values, mask, gamma=1.0, lam=0.95):
     """The textbook backwards loop; the reference the vectorised ``gae`` is tested against."""
     B, T = rewards.shape
     adv = torch.zeros_like(rewards)
-    last = torch.zeros(B)
+    last = torch.zeros_like(rewards[:, 0])
     for t in reversed(range(T)):
-        next_v = values[:, t + 1] * mask[:, t + 1] if t + 1 < T else torch.zeros(B)
+        next_v = values[:, t + 1] * mask[:, t + 1] if t + 1 < T else torch.zeros_like(last)
         delta = rewards[:, t] + gamma * next_v - values[:, t]
         last = (delta + gamma * lam * last) * mask[:, t]
         adv[:, t] = last

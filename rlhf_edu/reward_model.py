@@ -19,7 +19,7 @@ import torch
 import torch.nn as nn
 
 from . import formulas
-from .model import GPT, left_pad
+from .model import GPT, left_pad, model_device
 
 
 class RewardModel(nn.Module):
@@ -28,14 +28,16 @@ class RewardModel(nn.Module):
         self.backbone = backbone
         self.config = backbone.config
         d = backbone.config.d_model
-        self.head = nn.Linear(d, 1)
+        self.head = nn.Linear(d, 1, device=model_device(backbone))
         nn.init.normal_(self.head.weight, std=1.0 / (d + 1) ** 0.5)  # small random init, bias 0
         nn.init.zeros_(self.head.bias)
         # Calibration (not trained): score = gain * raw + bias.
-        self.register_buffer("gain", torch.ones((), dtype=torch.float32))
-        self.register_buffer("bias", torch.zeros((), dtype=torch.float32))
+        self.register_buffer("gain", torch.ones((), dtype=torch.float32, device=self.head.weight.device))
+        self.register_buffer("bias", torch.zeros((), dtype=torch.float32, device=self.head.weight.device))
 
     def raw_score(self, ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        device = self.head.weight.device  # token batches are built on the CPU
+        ids, attention_mask = ids.to(device), attention_mask.to(device)
         hidden, _ = self.backbone(ids, attention_mask=attention_mask, return_hidden=True)
         return self.head(hidden.to(self.head.weight.dtype)).squeeze(-1).gather(1, last_real_index(attention_mask)[:, None]).squeeze(1)
 
@@ -51,7 +53,7 @@ class RewardModel(nn.Module):
         for i in range(0, len(texts), batch_size):
             ids, mask = encode_for_rm(tokenizer, texts[i:i + batch_size], self.config.block_size)
             out.append(self(ids, mask))
-        return torch.cat(out) if out else torch.zeros(0)
+        return torch.cat(out) if out else torch.zeros(0, device=self.head.weight.device)
 
 
 def last_real_index(attention_mask: torch.Tensor) -> torch.Tensor:

@@ -40,9 +40,13 @@ you evaluate with the reward model or by reading, not with this judge.
 
 Comparison pairs (``comparison_pairs``) have a stated, checkable reason why
 ``chosen`` beats ``rejected``: ``"missing_fact"``, ``"hallucination"``,
-``"verbose"`` or ``"generic"``. Chosen summaries are re-worded renderings of
-all the facts, not always the reference verbatim, so a reward model cannot win
-by memorising one string per post.
+``"wrong_fact"``, ``"verbose"`` or ``"generic"``. Chosen summaries are
+re-worded renderings of all the facts, not always the reference verbatim, so a
+reward model cannot win by memorising one string per post. The one exception is
+``"wrong_fact"``: chosen leaves one fact (a number or the person) out and
+rejected states it wrongly. That is the mistake a small SFT model makes most
+(it writes *a* number, not the post's), and without such pairs a reward model
+learns "a number is good" from the missing-fact pairs and rewards wrong ones.
 """
 
 from __future__ import annotations
@@ -56,7 +60,7 @@ from functools import lru_cache
 from .data import _check_frac, _import_datasets, _read_local_rows
 
 TLDR_TAG = "TL;DR:"
-REASONS = ("missing_fact", "hallucination", "verbose", "generic")
+REASONS = ("missing_fact", "hallucination", "wrong_fact", "verbose", "generic")
 SLOTS = ("counterpart", "problem", "number", "question")
 
 # Summary length bounds (words) for references and chosen summaries.
@@ -980,16 +984,31 @@ def _rejected(rng: random.Random, post: Post, reason: str) -> str:
     raise ValueError(f"reason must be one of {REASONS}, got {reason!r}")
 
 
+def _wrong_fact(rng: random.Random, post: Post) -> tuple[str, str]:
+    """(chosen, rejected) for "wrong_fact": one fact left out vs the same fact stated wrongly."""
+    slot = "number" if post.meta["num"] and rng.random() < 0.75 else "counterpart"
+    chosen = _render(rng, post, omit=slot, bounds=False)
+    if slot == "number":
+        rejected = _render(rng, post, num=_other_number(rng, post, post.meta["problem"].kind), bounds=False)
+    else:
+        rejected = _render(rng, post, cp=_other_cp(rng, post), bounds=False)
+    return chosen, rejected
+
+
 def _pair_ok(post: Post, chosen: str, rejected: str, reason: str) -> bool:
     """The stated reason holds by the judge (a construction check: a rare
     accidental keyword overlap makes us redraw, it never relabels a pair)."""
-    if chosen == rejected or _words(rejected) < 5:  # trlx drops < 5-word summaries
+    if chosen == rejected or min(_words(chosen), _words(rejected)) < 5:  # trlx drops < 5-word summaries
         return False
     if approx_tokens(post.prompt + " " + rejected) > SEQUENCE_BUDGET:
         return False
     cov_c, cov_r = fact_coverage(post, chosen), fact_coverage(post, rejected)
     hal_r = hallucination(post, rejected)
-    if cov_c != 1.0 or hallucination(post, chosen):
+    if hallucination(post, chosen):
+        return False
+    if reason == "wrong_fact":  # both miss the same fact; only rejected makes one up
+        return cov_c < 1.0 and cov_r == cov_c and hal_r
+    if cov_c != 1.0:
         return False
     if reason == "missing_fact" or reason == "generic":
         return cov_r < cov_c and not hal_r
@@ -1000,17 +1019,19 @@ def _pair_ok(post: Post, chosen: str, rejected: str, reason: str) -> bool:
     return False
 
 
-def comparison_pairs(posts, n_pairs: int | None = None, seed: int = 0) -> list[Comparison]:
-    """Preference pairs with balanced reasons (counts differ by at most one).
+def comparison_pairs(posts, n_pairs: int | None = None, seed: int = 0,
+                     reasons: tuple[str, ...] = REASONS) -> list[Comparison]:
+    """Preference pairs with balanced ``reasons`` (counts differ by at most one).
 
-    Each (post, reason) is used at most once, so ``n_pairs`` <= 4 * len(posts);
+    Each (post, reason) is used at most once, so ``n_pairs`` <= len(reasons) * len(posts);
     ``None`` means one pair per post. About 0.6% of posts leave no room for a
     verbose rejection within SEQUENCE_BUDGET and are skipped for that reason,
     so right at the limit a ValueError may say fewer pairs are possible.
 
     Chosen summaries are fresh renderings that cover every key fact (6-15
-    words); rejected ones are wrong for the stated reason (checked with the
-    judge, see ``_pair_ok``). Strings are ``"TL;DR: ..."`` as in CarperAI's
+    words), except for "wrong_fact", where chosen leaves out the fact that
+    rejected gets wrong; rejected ones are wrong for the stated reason (checked
+    with the judge, see ``_pair_ok``). Strings are ``"TL;DR: ..."`` as in CarperAI's
     data; ``Comparison.chosen_summary`` gives the label-shaped text.
     """
     posts = list(posts)
@@ -1022,12 +1043,16 @@ def comparison_pairs(posts, n_pairs: int | None = None, seed: int = 0) -> list[C
         n_pairs = len(posts)
     if not isinstance(n_pairs, int) or isinstance(n_pairs, bool) or n_pairs <= 0:
         raise ValueError(f"n_pairs must be a positive integer, got {n_pairs!r}")
-    if n_pairs > len(REASONS) * len(posts):
-        raise ValueError(f"n_pairs={n_pairs} > {len(REASONS)} reasons x {len(posts)} posts")
+    reasons = tuple(reasons)
+    unknown = [r for r in reasons if r not in REASONS]
+    if not reasons or unknown or len(set(reasons)) != len(reasons):
+        raise ValueError(f"reasons must be distinct names from {REASONS}, got {reasons!r}")
+    if n_pairs > len(reasons) * len(posts):
+        raise ValueError(f"n_pairs={n_pairs} > {len(reasons)} reasons x {len(posts)} posts")
     rng = random.Random(seed)
     out = []
-    for i, reason in enumerate(REASONS):
-        k = n_pairs // len(REASONS) + (i < n_pairs % len(REASONS))
+    for i, reason in enumerate(reasons):
+        k = n_pairs // len(reasons) + (i < n_pairs % len(reasons))
         got = []
         for idx in rng.sample(range(len(posts)), len(posts)):
             if len(got) == k:
@@ -1047,8 +1072,10 @@ def _make_pair(rng: random.Random, post: Post, reason: str) -> Comparison | None
     """One pair for ``reason``, or None if 30 draws found none that fits."""
     for _ in range(30):
         try:
-            chosen = _render(rng, post)
-            rejected = _rejected(rng, post, reason)
+            if reason == "wrong_fact":
+                chosen, rejected = _wrong_fact(rng, post)
+            else:
+                chosen, rejected = _render(rng, post), _rejected(rng, post, reason)
         except RuntimeError:  # no wording fits the bounds this time
             continue
         if _pair_ok(post, chosen, rejected, reason):

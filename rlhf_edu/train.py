@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from . import checkpoint as ckpt
-from .model import GPT
+from .model import GPT, model_device
 
 Batch = tuple[torch.Tensor, torch.Tensor, torch.Tensor]  # inputs, targets, loss mask
 
@@ -124,6 +124,8 @@ def make_optimizer(model: torch.nn.Module, cfg: TrainConfig) -> AdamW:
 
 def lm_loss(model: GPT, inputs, targets, loss_mask) -> torch.Tensor:
     """Mean cross-entropy over the positions where ``loss_mask`` is 1."""
+    device = model_device(model)  # batches are built on the CPU; a no-op when the model is there too
+    inputs, targets, loss_mask = inputs.to(device), targets.to(device), loss_mask.to(device)
     logits, _ = model(inputs)
     nll = F.cross_entropy(logits.float().flatten(0, 1), targets.flatten(), reduction="none")
     mask = loss_mask.flatten().float()

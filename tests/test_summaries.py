@@ -157,6 +157,8 @@ def test_pairs_balanced_and_shaped(pairs):
 
 def test_chosen_is_complete_faithful_and_varied(pairs):
     for c in pairs:
+        if c.reason == "wrong_fact":
+            continue  # chosen leaves one fact out there (test_wrong_fact_pairs)
         assert S.fact_coverage(c.post, c.chosen) == 1.0
         assert not S.hallucination(c.post, c.chosen)
         assert S.MIN_SUMMARY_WORDS <= len(c.chosen_summary.split()) <= S.MAX_SUMMARY_WORDS
@@ -191,6 +193,27 @@ def test_hallucination_pairs(pairs):
         terms = S.hallucinated_terms(c.post, c.rejected)
         kinds["number" if terms[0].isdigit() else "counterpart"] += 1
     assert kinds["number"] > 0.2 * len(sub) and kinds["counterpart"] > 0.2 * len(sub)
+
+
+def test_wrong_fact_pairs(pairs):
+    # Chosen leaves a fact out, rejected states that same fact wrongly: same coverage, and only
+    # rejected names a number or a person the post never mentions.
+    sub = [c for c in pairs if c.reason == "wrong_fact"]
+    kinds = collections.Counter()
+    for c in sub:
+        cov = S.fact_coverage(c.post, c.chosen)
+        assert cov < 1.0 and S.fact_coverage(c.post, c.rejected) == cov
+        assert not S.hallucination(c.post, c.chosen) and S.hallucination(c.post, c.rejected)
+        kinds["number" if S.hallucinated_terms(c.post, c.rejected)[0].isdigit() else "counterpart"] += 1
+    assert kinds["number"] > 0.5 * len(sub) and kinds["counterpart"] > 0.1 * len(sub)
+
+
+def test_pairs_for_chosen_reasons(posts):
+    sub = S.comparison_pairs(posts[:300], 90, seed=3, reasons=("missing_fact", "wrong_fact"))
+    assert collections.Counter(c.reason for c in sub) == {"missing_fact": 45, "wrong_fact": 45}
+    for bad in ((), ("missing_fact", "nonsense"), ("verbose", "verbose")):
+        with pytest.raises(ValueError, match="reasons"):
+            S.comparison_pairs(posts[:10], 4, reasons=bad)
 
 
 def test_verbose_pairs(pairs):
@@ -328,7 +351,7 @@ def test_bad_inputs(posts):
         with pytest.raises(ValueError):
             S.split_posts(posts[:20], val_frac=val, test_frac=test)
     few = posts[:5]
-    for n_pairs in (0, -1, 21, 1.5):
+    for n_pairs in (0, -1, 26, 1.5):
         with pytest.raises(ValueError):
             S.comparison_pairs(few, n_pairs)
     with pytest.raises(ValueError):

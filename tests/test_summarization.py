@@ -109,7 +109,7 @@ def test_offline_stages_run_and_ratio_starts_at_one(tmp_path, monkeypatch):
         ppo=PPOConfig(iterations=1, batch_size=4, minibatch_size=2, max_new_tokens=12, no_eos_penalty=-3.0))
     sft, _ = sm.sft_model(setup, progress=False)
     rm, info = sm.reward_model(setup, progress=False)
-    assert 0 <= info["heldout_accuracy"] <= 1 and set(info["accuracy_by_reason"]) == set(summaries.REASONS)
+    assert 0 <= info["heldout_accuracy"] <= 1 and set(info["accuracy_by_reason"]) == set(setup.pair_reasons)
     policy, hist = sm.ppo_policy(setup, progress=False)
     assert abs(hist[0]["ratio_first_minibatch"] - 1) < 1e-6
     metrics, texts = sm.evaluate_offline({"SFT": sft, "PPO": policy}, setup, n=6)
@@ -140,6 +140,34 @@ def test_every_summary_setting_is_in_some_stage_key():
     assert fields == set(sm.STAGE_FIELDS["ppo"]) | {"ppo"}
     # The reward model is calibrated on samples for rl_prompts(), which reads these.
     assert {"n_posts", "seed", "vocab_size", "block_size", "max_new_tokens"} <= set(sm.STAGE_FIELDS["rm"])
+
+
+def test_rm_judge_agreement_counts_pairs_the_judge_orders(posts, tok):
+    # A "reward model" that scores by the judge itself agrees on every pair; its negative on none.
+    few = [p for p in posts if len(tok.encode(p.prompt)) < 150][:6]
+    by_prompt = {p.prompt: p for p in few}
+
+    class JudgeAsReward:
+        def __init__(self, sign):
+            self.sign = sign
+
+        def __call__(self, sequences, attention_mask):
+            out = []
+            for row, m in zip(sequences.tolist(), attention_mask.tolist()):
+                text = tok.decode([t for t, keep in zip(row, m) if keep and t != tok.eos_id])
+                prompt, summary = text[: text.index("TL;DR:") + 6], text[text.index("TL;DR:") + 6:]
+                post = by_prompt[prompt]
+                out.append(self.sign * (summaries.fact_coverage(post, summary)
+                                        - summaries.hallucination(post, summary)))
+            return torch.tensor(out)
+
+    policy = tiny_gpt(tok)
+    good = sm.rm_judge_agreement(policy, JudgeAsReward(1.0), tok, few, samples_per_post=4, max_new_tokens=12)
+    bad = sm.rm_judge_agreement(policy, JudgeAsReward(-1.0), tok, few, samples_per_post=4, max_new_tokens=12)
+    assert good["pairs"] == bad["pairs"] > 0
+    assert good["agreement"] == 1.0 and bad["agreement"] == 0.0
+    with pytest.raises(ValueError):
+        sm.rm_judge_agreement(policy, JudgeAsReward(1.0), tok, few, samples_per_post=1)
 
 
 def test_rouge_matches_hand_counts():

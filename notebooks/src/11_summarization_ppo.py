@@ -113,6 +113,35 @@ if sm.FULL_SIZE:  # checks on training results; skipped at test size (see the fi
 plots.plot_rm_training(rm_info["history"])
 
 # %% [markdown]
+# ### Two harder questions for the reward model
+#
+# Held-out accuracy above is measured on the kinds of pairs we wrote. PPO will ask something else:
+# to rank *the SFT model's own summaries*, whose mistakes are whatever that model gets wrong. So we
+# check two things (the judge only measures here, it trains nothing):
+#
+# 1. **A mistake we did not train on.** `wrong_fact` pairs: chosen leaves the number (or the person)
+#    out, rejected states it wrongly. The judge prefers the omission (an invented fact costs more
+#    than a missing one earns). Our default comparisons do not include this reason.
+# 2. **On-policy agreement.** Eight SFT summaries for each of 64 held-out posts; for every two of
+#    the same post that the judge tells apart by facts (coverage minus hallucination), does the reward
+#    model order them the same way? 0.5 is a coin.
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+from rlhf_edu.reward_model import pairwise_accuracy
+
+n_posts = 64 if sm.FULL_SIZE else 8  # fewer at test size: CI checks that the cell runs
+wrong = summaries.comparison_pairs(sm.corpus()["test"], 25 * n_posts // 8, seed=99, reasons=("wrong_fact",))
+print(f"{len(wrong)} wrong_fact pairs (not trained on): accuracy {pairwise_accuracy(rm, tok, sm.rm_pairs(wrong)):.3f}")
+agreement = sm.rm_judge_agreement(sft, rm, tok, sm.test_posts(n=n_posts))
+print(f"on the SFT model's own summaries: agrees with the judge on {agreement['agreement']:.3f} "
+      f"of {agreement['pairs']} pairs")
+print(f"  more facts, no more hallucination: {agreement['coverage_agreement']:.3f} "
+      f"({agreement['coverage_pairs']} pairs)")
+print(f"  same facts, only one hallucinates: {agreement['hallucination_agreement']:.3f} "
+      f"({agreement['hallucination_pairs']} pairs)")
+
+# %% [markdown]
 # ## Stage 4: PPO with the KL penalty
 #
 # `train_ppo` from notebook 09, unchanged: per-token KL against the frozen SFT model, the calibrated
@@ -164,11 +193,19 @@ for i in range(4):
 # get better.** ROUGE-1 fell (0.61 → 0.57), the judge's fact coverage fell (0.66 → 0.55), and the
 # hallucination rate rose (0.84 → 0.91).
 #
-# Why: the reward model is a proxy, and its weak spot is visible in its own held-out accuracy above:
-# near-perfect on generic, padded and fact-missing summaries, but only about 79% on pairs where the
-# rejected summary swaps in or adds a wrong person or number. Those swaps are exactly the mistakes our SFT
-# model makes, so the reward model cannot steer PPO away from them, and PPO's exploration (sampling)
-# adds new ones that the reward model does not punish.
+# Why: the reward model is a proxy, and the two checks after its training show where it breaks.
+# On the kinds of pairs we wrote it is right 95% of the time. But on `wrong_fact` pairs, which we
+# did not train on, it is right only about 4% of the time: it prefers a summary with a *wrong*
+# number to one with no number at all. Our missing-fact pairs taught it "a summary with a number
+# is better", and it never learned to check *which* number. And on what PPO actually shows it, the
+# SFT model's own summaries, it agrees with the judge on about half of the pairs: a coin. So PPO
+# had nothing to climb. Its plots show that too: the score bounces around and the entropy rises,
+# the policy drifts instead of learning.
+#
+# Why wrong numbers matter so much here: our SFT model cannot copy a number from the post. It gets
+# the person, the problem and the question right (nearly always, if it samples greedily), but in
+# most posts it writes *a* plausible number, not the post's ("$1500" for "$150" in the second example above). That is most of
+# its hallucination rate, and exactly the mistake the reward model rewards.
 #
 # We tried harder pushes before settling on this one (same SFT model and reward model, 128 held-out
 # posts each): with lr 5e-4 the first update alone moved the policy far (approx-KL 0.22, a quarter of
@@ -182,9 +219,10 @@ for i in range(4):
 # caught it here; the reward score alone says the run went (slightly) up.
 #
 # What did help was supervised: 450 SFT steps instead of 150 lifted the SFT model's fact coverage from
-# 0.22 to 0.66 and ROUGE-1 from 0.33 to 0.61 (measured on the same 128 posts). What we would try next
-# (each costs CPU minutes): a reward model trained on more wrong-fact pairs until it catches swaps,
-# then PPO against it.
+# 0.22 to 0.66 and ROUGE-1 from 0.33 to 0.61 (measured on the same 128 posts). The lesson for any RLHF
+# run: test the reward model on the *policy's own samples*, not only on held-out comparisons. What we
+# would try next (each costs CPU time): add `"wrong_fact"` to `SummarySetup.pair_reasons`, check that
+# the agreement above rises well past 0.5, and only then run PPO against it.
 
 # %% [markdown]
 # ## The same code at full size: GPT-2 124M on the real TL;DR data
