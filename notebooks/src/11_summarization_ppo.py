@@ -57,8 +57,9 @@ for f in post.facts:
 #
 # The reward model learns from pairs in the `openai_summarize_comparisons` shape: `prompt`,
 # `chosen`, `rejected`. Ours are built so that the chosen summary is better *for a stated reason*
-# the judge can check: the rejected one misses a key fact, invents one, pads itself with filler, or
-# says nothing specific.
+# the judge can check: the rejected one misses a key fact, invents one, gets a fact wrong where the
+# chosen one leaves it out (`wrong_fact`: no number beats a wrong number), pads itself with filler,
+# or says nothing specific.
 
 # %%
 pairs = summaries.comparison_pairs(splits["train"][:400], 8, seed=0)
@@ -96,8 +97,8 @@ plots.plot_lm_training(pre_hist, sft_hist)
 # ## Stage 3: the reward model
 #
 # The SFT model's backbone with a scalar head, read at the EOS that ends the summary (never at a pad),
-# trained with the Bradley–Terry loss of notebook 02 on 6,000 generated comparisons, then calibrated to
-# mean 0 / std 1 on the SFT model's own summaries.
+# trained with the Bradley–Terry loss of notebook 02 on 6,000 generated comparisons (the five reasons in
+# equal shares), then calibrated to mean 0 / std 1 on the SFT model's own summaries.
 
 # %%
 # NBVAL_IGNORE_OUTPUT
@@ -113,26 +114,24 @@ if sm.FULL_SIZE:  # checks on training results; skipped at test size (see the fi
 plots.plot_rm_training(rm_info["history"])
 
 # %% [markdown]
-# ### Two harder questions for the reward model
+# ### A harder question for the reward model
 #
 # Held-out accuracy above is measured on the kinds of pairs we wrote. PPO will ask something else:
 # to rank *the SFT model's own summaries*, whose mistakes are whatever that model gets wrong. So we
-# check two things (the judge only measures here, it trains nothing):
+# check it (the judge only measures here, it trains nothing): eight SFT summaries for each of 64
+# held-out posts; for every two of the same post that the judge tells apart by facts (coverage minus
+# hallucination), does the reward model order them the same way? 0.5 is a coin.
 #
-# 1. **A mistake we did not train on.** `wrong_fact` pairs: chosen leaves the number (or the person)
-#    out, rejected states it wrongly. The judge prefers the omission (an invented fact costs more
-#    than a missing one earns). Our default comparisons do not include this reason.
-# 2. **On-policy agreement.** Eight SFT summaries for each of 64 held-out posts; for every two of
-#    the same post that the judge tells apart by facts (coverage minus hallucination), does the reward
-#    model order them the same way? 0.5 is a coin.
+# Why the `wrong_fact` reason is in our comparisons at all: our first reward model was trained
+# without it, and this check caught it. It was right on 95% of held-out pairs of the four other
+# kinds, but on `wrong_fact` pairs it was right only **3.5%** of the time, and on the SFT model's own
+# summaries it agreed with the judge on **0.495** of 1,067 pairs; where only one of two summaries
+# invented a fact, it preferred the invented one (agreement 0.42). The missing-fact pairs had taught
+# it "a summary with a number is better", and nothing taught it to check *which* number.
 
 # %%
 # NBVAL_IGNORE_OUTPUT
-from rlhf_edu.reward_model import pairwise_accuracy
-
 n_posts = 64 if sm.FULL_SIZE else 8  # fewer at test size: CI checks that the cell runs
-wrong = summaries.comparison_pairs(sm.corpus()["test"], 25 * n_posts // 8, seed=99, reasons=("wrong_fact",))
-print(f"{len(wrong)} wrong_fact pairs (not trained on): accuracy {pairwise_accuracy(rm, tok, sm.rm_pairs(wrong)):.3f}")
 agreement = sm.rm_judge_agreement(sft, rm, tok, sm.test_posts(n=n_posts))
 print(f"on the SFT model's own summaries: agrees with the judge on {agreement['agreement']:.3f} "
       f"of {agreement['pairs']} pairs")
@@ -188,41 +187,45 @@ for i in range(4):
 # %% [markdown]
 # ## Reading the table honestly
 #
-# In our run (the numbers above), PPO did what it was asked, a little: the reward model's score rose
-# from about −0.03 to about 0.07, at a KL of about 3 nats to the SFT model. **The summaries did not
-# get better.** ROUGE-1 fell (0.61 → 0.57), the judge's fact coverage fell (0.66 → 0.55), and the
-# hallucination rate rose (0.84 → 0.91).
+# In our run (the numbers above), PPO did what it was asked: the reward model's score rose from about
+# −0.14 to about 0.18, at a KL of about 2.5 nats to the SFT model. And the summaries got **only
+# partly** better. The hallucination rate fell (0.84 → 0.78): fewer invented numbers and people,
+# which is what the `wrong_fact` comparisons taught the reward model to punish. But the judge's fact
+# coverage fell too (0.66 → 0.55), and so did ROUGE-1 (0.61 → 0.56).
 #
-# Why: the reward model is a proxy, and the two checks after its training show where it breaks.
-# On the kinds of pairs we wrote it is right 95% of the time. But on `wrong_fact` pairs, which we
-# did not train on, it is right only about 4% of the time: it prefers a summary with a *wrong*
-# number to one with no number at all. Our missing-fact pairs taught it "a summary with a number
-# is better", and it never learned to check *which* number. And on what PPO actually shows it, the
-# SFT model's own summaries, it agrees with the judge on about half of the pairs: a coin. So PPO
-# had nothing to climb. Its plots show that too: the score bounces around and the entropy rises,
-# the policy drifts instead of learning.
+# Why: the reward model is a proxy, and the check after its training shows where it breaks. Adding
+# `wrong_fact` moved it from a coin to a little better than one on the SFT model's own summaries
+# (0.495 → 0.55 agreement), most of it on the hallucination pairs (0.42 → 0.64). On pairs where one
+# summary simply covers more facts it is still at about 0.53: whether a summary names the *post's*
+# landlord or the *post's* deadline is a copy-and-compare job across a hundred tokens, and a 4-layer
+# model trained for 300 steps has not learned it. The missing-fact pairs are now its weakest kind
+# (about 0.68 held out), because "a number is good" and "a wrong number is bad" pull against each
+# other unless the model checks the number. PPO climbs what the reward model can see: fewer
+# invented facts. Where it cannot see, the policy drifts: its entropy rises (plot above) and a more
+# random sampler drops facts the SFT model used to get right.
 #
 # Why wrong numbers matter so much here: our SFT model cannot copy a number from the post. It gets
 # the person, the problem and the question right (nearly always, if it samples greedily), but in
-# most posts it writes *a* plausible number, not the post's ("$1500" for "$150" in the second example above). That is most of
-# its hallucination rate, and exactly the mistake the reward model rewards.
+# most posts it writes *a* plausible number, not the post's ("$1500" for "$150" in the second
+# example above). That is most of its hallucination rate.
 #
-# We tried harder pushes before settling on this one (same SFT model and reward model, 128 held-out
-# posts each): with lr 5e-4 the first update alone moved the policy far (approx-KL 0.22, a quarter of
-# the ratios clipped), KL to SFT ended at 19 nats and coverage at 0.27; with β = 0.2 and 10
-# iterations, KL 10 and coverage 0.34. The run above uses lr 1e-4 (first update: approx-KL 0.02,
-# a tenth of the ratios clipped) and does the least damage.
+# We tried harder pushes with our first reward model (same SFT model, 128 held-out posts each): with
+# lr 5e-4 the first update alone moved the policy far (approx-KL 0.22, a quarter of the ratios
+# clipped), KL to SFT ended at 19 nats and coverage at 0.27; with β = 0.2 and 10 iterations, KL 10
+# and coverage 0.34. With lr 1e-4 and that reward model, coverage fell to 0.55 and the
+# hallucination rate *rose* to 0.91.
 #
 # This is the pattern public runs report at full scale: trlx's GPT-J PPO run went from 0.334 to
 # 0.323 ROUGE-1 while its reward rose, and OpenAI's own paper found that optimising too hard against a
 # reward model eventually makes summaries worse by human judgement. ROUGE and the judge are what
-# caught it here; the reward score alone says the run went (slightly) up.
+# caught it here; the reward score alone says the run went up.
 #
 # What did help was supervised: 450 SFT steps instead of 150 lifted the SFT model's fact coverage from
-# 0.22 to 0.66 and ROUGE-1 from 0.33 to 0.61 (measured on the same 128 posts). The lesson for any RLHF
-# run: test the reward model on the *policy's own samples*, not only on held-out comparisons. What we
-# would try next (each costs CPU time): add `"wrong_fact"` to `SummarySetup.pair_reasons`, check that
-# the agreement above rises well past 0.5, and only then run PPO against it.
+# 0.22 to 0.66 and ROUGE-1 from 0.33 to 0.61 (measured on the same 128 posts). The lessons for any
+# RLHF run: test the reward model on the *policy's own samples*, not only on held-out comparisons;
+# when it fails there, look at which mistakes the policy makes and put comparisons of exactly those
+# mistakes into the reward model's data (what `wrong_fact` did for hallucinations); and expect PPO to
+# improve only what the reward model can actually tell apart.
 
 # %% [markdown]
 # ## The same code at full size: GPT-2 124M on the real TL;DR data
