@@ -87,20 +87,19 @@ class CausalSelfAttention(nn.Module):
         self.proj = nn.Linear(cfg.attn_dim, cfg.d_model)
         self.dropout = cfg.dropout
 
-    def forward(self, x, attn_mask, past_kv=None):
+    def forward(self, x, attn_mask, cache=None, layer=0):
         B, T, _ = x.shape
         q, k, v = self.qkv(x).split(self.n_head * self.head_dim, dim=2)
         q, k, v = (t.view(B, T, self.n_head, self.head_dim).transpose(1, 2) for t in (q, k, v))
-        if past_kv is not None:
-            k = torch.cat([past_kv[0], k], dim=2)
-            v = torch.cat([past_kv[1], v], dim=2)
+        if cache is not None:
+            k, v = cache.update(layer, k, v)  # this step's keys/values after the cached ones
         p = self.dropout if self.training else 0.0
         if attn_mask is None:  # no padding, no cache: the fast built-in causal path
             y = F.scaled_dot_product_attention(q, k, v, is_causal=True, dropout_p=p)
         else:
             y = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask, dropout_p=p)
         y = y.transpose(1, 2).reshape(B, T, self.n_head * self.head_dim)
-        return self.proj(y), (k, v)
+        return self.proj(y)
 
 
 class Block(nn.Module):
@@ -114,11 +113,34 @@ class Block(nn.Module):
             nn.Linear(4 * cfg.d_model, cfg.d_model), nn.Dropout(cfg.dropout),
         )
 
-    def forward(self, x, attn_mask, past_kv=None):
-        a, kv = self.attn(self.ln_1(x), attn_mask, past_kv)
-        x = x + a
+    def forward(self, x, attn_mask, cache=None, layer=0):
+        x = x + self.attn(self.ln_1(x), attn_mask, cache, layer)
         x = x + self.mlp(self.ln_2(x))
-        return x, kv
+        return x
+
+
+class KVCache:
+    """Keys and values of every layer, allocated once for the whole generation.
+
+    Each step writes its new keys and values in place; concatenating them to the cache instead
+    would copy the whole cache at every step (bench/bench_train.py measures the cache's speed-up).
+    Inference only: ``generate`` runs without autograd, which in-place writes would confuse.
+    """
+
+    def __init__(self, n_layer: int, batch: int, n_head: int, length: int, head_dim: int,
+                 device=None, dtype=torch.float32):
+        self.k = torch.empty(n_layer, batch, n_head, length, head_dim, device=device, dtype=dtype)
+        self.v = torch.empty_like(self.k)
+        self.length = 0  # positions filled so far (GPT.forward advances it after every layer wrote)
+
+    def update(self, layer: int, k: torch.Tensor, v: torch.Tensor):
+        """Store one layer's new (B, H, T, head_dim) keys and values; return all of them so far."""
+        end = self.length + k.shape[2]
+        if end > self.k.shape[3]:
+            raise ValueError(f"the cache holds {self.k.shape[3]} tokens; {end} do not fit")
+        self.k[layer, :, :, self.length:end] = k
+        self.v[layer, :, :, self.length:end] = v
+        return self.k[layer, :, :, :end], self.v[layer, :, :, :end]
 
 
 class GPT(nn.Module):
@@ -147,19 +169,28 @@ class GPT(nn.Module):
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())
 
+    def new_kv_cache(self, batch: int, length: int) -> "KVCache":
+        """An empty cache for ``batch`` sequences of up to ``length`` tokens (see ``generate``)."""
+        c = self.config
+        if length > c.block_size:
+            raise ValueError(f"a cache of {length} tokens is longer than the context block_size={c.block_size}")
+        w = self.wte.weight
+        return KVCache(c.n_layer, batch, c.n_head, length, c.head_dim, w.device, w.dtype)
+
     def forward(self, idx, attention_mask=None, position_ids=None, past_kv=None, return_hidden=False):
         """Logits for every position (tied output layer).
 
         idx: (B, T) token ids. attention_mask: (B, T_past + T) with 1 for real tokens,
-        covering the cache too. past_kv: the cache returned by a previous call.
-        Returns (logits (B, T, vocab), new_kv) or, with return_hidden, (hidden (B, T, d), new_kv).
+        covering the cache too. past_kv: a ``KVCache`` (from ``new_kv_cache``) holding the
+        earlier tokens' keys and values; this call appends idx's to it.
+        Returns (logits (B, T, vocab), past_kv) or, with return_hidden, (hidden (B, T, d), past_kv).
         """
         B, T = idx.shape
-        past_len = 0 if past_kv is None else past_kv[0][0].shape[2]
+        past_len = 0 if past_kv is None else past_kv.length
         if past_len + T > self.config.block_size:
             raise ValueError(
-                f"sequence of {past_len + T} tokens is longer than the context block_size="
-                f"{self.config.block_size}")
+                f"sequence of {past_len + T} tokens is longer than the context "
+                f"block_size={self.config.block_size}")
         if attention_mask is not None and attention_mask.shape != (B, past_len + T):
             raise ValueError(f"attention_mask must have shape {(B, past_len + T)}, "
                              f"got {tuple(attention_mask.shape)}")
@@ -172,14 +203,14 @@ class GPT(nn.Module):
         if attention_mask is not None or past_kv is not None:
             mask = _attention_bias(attention_mask, B, T, past_len, idx.device)
         x = self.drop(self.wte(idx) + self.wpe(position_ids))
-        new_kv = []
         for i, block in enumerate(self.blocks):
-            x, kv = block(x, mask, None if past_kv is None else past_kv[i])
-            new_kv.append(kv)
+            x = block(x, mask, past_kv, i)
+        if past_kv is not None:
+            past_kv.length += T
         x = self.ln_f(x)
         if return_hidden:
-            return x, new_kv
-        return self.logits_from_hidden(x), new_kv
+            return x, past_kv
+        return self.logits_from_hidden(x), past_kv
 
     def logits_from_hidden(self, hidden):
         """The tied output layer: logits = hidden @ token_embedding^T."""
@@ -285,7 +316,9 @@ def generate(model: GPT, prompts: list[list[int]], max_new_tokens: int, eos_id: 
     model.eval()
     done = torch.zeros(B, dtype=torch.bool, device=device)
     out_tokens, out_logp, out_mask = [], [], []
-    past, step_ids = None, ids
+    # Our GPT writes into a cache allocated once; a Hugging Face model (hf.py) returns its own.
+    past = model.new_kv_cache(B, P + max_new_tokens) if use_cache and isinstance(model, GPT) else None
+    step_ids = ids
     for _ in range(max_new_tokens):
         if use_cache:
             logits, past = model(step_ids, attention_mask=mask, past_kv=past)

@@ -29,13 +29,25 @@ def test_parameter_count_matches_the_built_model():
 def test_cached_and_uncached_logits_agree(model):
     x = torch.randint(0, 97, (3, 12))
     full, _ = model(x)
-    _, past = model(x[:, :7])
-    step_logits = []
-    for t in range(7, 12):
-        mask = torch.ones(3, t + 1, dtype=torch.long)
-        logits, past = model(x[:, t:t + 1], attention_mask=mask, past_kv=past)
-        step_logits.append(logits)
+    with torch.no_grad():
+        _, past = model(x[:, :7], past_kv=model.new_kv_cache(3, 12))
+        step_logits = []
+        for t in range(7, 12):
+            mask = torch.ones(3, t + 1, dtype=torch.long)
+            logits, past = model(x[:, t:t + 1], attention_mask=mask, past_kv=past)
+            step_logits.append(logits)
+    assert past.length == 12
     assert torch.allclose(torch.cat(step_logits, 1), full[:, 7:], atol=1e-5)
+
+
+def test_kv_cache_refuses_what_does_not_fit(model):
+    with pytest.raises(ValueError, match="longer than the context"):
+        model.new_kv_cache(1, model.config.block_size + 1)
+    cache = model.new_kv_cache(2, 4)
+    with torch.no_grad():
+        model(torch.zeros(2, 3, dtype=torch.long), past_kv=cache)
+        with pytest.raises(ValueError, match="the cache holds 4 tokens; 5 do not fit"):
+            model(torch.zeros(2, 2, dtype=torch.long), past_kv=cache)
 
 
 def test_left_padded_prompt_gives_the_same_logits_as_unpadded(model):
