@@ -81,6 +81,12 @@ for c in pairs[:4]:
 # the loss on the **summary tokens and the closing EOS only** — a public bug is to let the loss leak
 # onto the prompt, which teaches the model to write posts instead of summaries
 # (`tests/test_summarization.py` checks it does not happen here).
+#
+# How long SFT runs matters more than anything else in this notebook. Sampled on the same 128
+# held-out posts, the SFT model's fact coverage was 0.22 after 150 steps, 0.66 after 450 and 0.87
+# after 1,000 (our default, about two minutes on a 2-core CPU). The last jump is the model learning to
+# *copy*: after 450 steps it wrote the post's own number in 7% of its summaries and a made-up one in
+# most of the rest (hallucination rate 0.84); after 1,000 steps, 57% and 0.25.
 
 # %%
 # NBVAL_IGNORE_OUTPUT
@@ -97,8 +103,11 @@ plots.plot_lm_training(pre_hist, sft_hist)
 # ## Stage 3: the reward model
 #
 # The SFT model's backbone with a scalar head, read at the EOS that ends the summary (never at a pad),
-# trained with the Bradley–Terry loss of notebook 02 on 6,000 generated comparisons (the five reasons in
-# equal shares), then calibrated to mean 0 / std 1 on the SFT model's own summaries.
+# trained with the Bradley–Terry loss of notebook 02 on 16,000 generated comparisons (the five
+# reasons in equal shares) for 600 steps, then calibrated to mean 0 / std 1 on the SFT model's own
+# summaries.
+# (With 6,000 pairs and 300 steps it reached 0.88 held out but agreed with the judge on only 0.50
+# of pairs of the SFT model's own summaries, the check below.)
 
 # %%
 # NBVAL_IGNORE_OUTPUT
@@ -123,11 +132,12 @@ plots.plot_rm_training(rm_info["history"])
 # hallucination), does the reward model order them the same way? 0.5 is a coin.
 #
 # Why the `wrong_fact` reason is in our comparisons at all: our first reward model was trained
-# without it, and this check caught it. It was right on 95% of held-out pairs of the four other
-# kinds, but on `wrong_fact` pairs it was right only **3.5%** of the time, and on the SFT model's own
-# summaries it agreed with the judge on **0.495** of 1,067 pairs; where only one of two summaries
-# invented a fact, it preferred the invented one (agreement 0.42). The missing-fact pairs had taught
-# it "a summary with a number is better", and nothing taught it to check *which* number.
+# without it (on an earlier, 450-step SFT model), and this check caught it. It was right on 95% of
+# held-out pairs of the four other kinds, but on `wrong_fact` pairs it was right only **3.5%** of
+# the time, and on the SFT model's own summaries it agreed with the judge on **0.495** of 1,067
+# pairs; where only one of two summaries invented a fact, it preferred the invented one (agreement
+# 0.42). The missing-fact pairs had taught it "a summary with a number is better", and nothing
+# taught it to check *which* number.
 
 # %%
 # NBVAL_IGNORE_OUTPUT
@@ -187,45 +197,41 @@ for i in range(4):
 # %% [markdown]
 # ## Reading the table honestly
 #
-# In our run (the numbers above), PPO did what it was asked: the reward model's score rose from about
-# −0.14 to about 0.18, at a KL of about 2.5 nats to the SFT model. And the summaries got **only
-# partly** better. The hallucination rate fell (0.84 → 0.78): fewer invented numbers and people,
-# which is what the `wrong_fact` comparisons taught the reward model to punish. But the judge's fact
-# coverage fell too (0.66 → 0.55), and so did ROUGE-1 (0.61 → 0.56).
+# In our run (the numbers above), PPO did what it was asked: the reward model's score rose from
+# 0.03 to 0.16, at a KL of about 1 nat to the SFT model. The summaries did **not** get better by the
+# judge: fact coverage fell (0.87 → 0.81), the hallucination rate rose (0.25 → 0.31), and ROUGE-1
+# fell (0.71 → 0.68).
 #
-# Why: the reward model is a proxy, and the check after its training shows where it breaks. Adding
-# `wrong_fact` moved it from a coin to a little better than one on the SFT model's own summaries
-# (0.495 → 0.55 agreement), most of it on the hallucination pairs (0.42 → 0.64). On pairs where one
-# summary simply covers more facts it is still at about 0.53: whether a summary names the *post's*
-# landlord or the *post's* deadline is a copy-and-compare job across a hundred tokens, and a 4-layer
-# model trained for 300 steps has not learned it. The missing-fact pairs are now its weakest kind
-# (about 0.68 held out), because "a number is good" and "a wrong number is bad" pull against each
-# other unless the model checks the number. PPO climbs what the reward model can see: fewer
-# invented facts. Where it cannot see, the policy drifts: its entropy rises (plot above) and a more
-# random sampler drops facts the SFT model used to get right.
+# Why: the reward model is a proxy, and the check after its training shows where it breaks. On
+# held-out comparisons of the kinds we wrote it is right 94% of the time. On the SFT model's own
+# summaries it agrees with the judge on 0.60 of pairs: 0.65 where one summary covers more facts,
+# but 0.42, *worse than a coin*, where both cover the same facts and only one invents something. The
+# SFT model's inventions are not the ones our comparisons contain: about a third of them are ages
+# the post never states (an "(NNM)" tag with the wrong number), most of the rest wrong amounts and
+# counts ("$250" for "$900", "10 times" for "11"). Checking such a detail against the post a
+# hundred tokens back is exactly what this 4-layer reward model has not learned. PPO climbs the
+# proxy where it is wrong as readily as where it is right, and with agreement this close to a coin
+# the judge sees a small loss.
 #
-# Why wrong numbers matter so much here: our SFT model cannot copy a number from the post. It gets
-# the person, the problem and the question right (nearly always, if it samples greedily), but in
-# most posts it writes *a* plausible number, not the post's ("$1500" for "$150" in the second
-# example above). That is most of its hallucination rate.
-#
-# We tried harder pushes with our first reward model (same SFT model, 128 held-out posts each): with
-# lr 5e-4 the first update alone moved the policy far (approx-KL 0.22, a quarter of the ratios
-# clipped), KL to SFT ended at 19 nats and coverage at 0.27; with β = 0.2 and 10 iterations, KL 10
-# and coverage 0.34. With lr 1e-4 and that reward model, coverage fell to 0.55 and the
-# hallucination rate *rose* to 0.91.
+# Pushing harder made it worse, the over-optimisation public runs report. With a reward model
+# trained like this one on 20,000 pairs for 800 steps: lr 1e-4, β = 0.05 and 60 iterations ended at
+# KL 4.8 nats and coverage 0.74. With the earlier 450-step SFT model, lr 3e-4 and β = 0.1, the
+# summaries fell apart ("roommate and I move out?", "my neighbour we paid my neighbour played
+# up?"): coverage 0.32, while the reward model's score kept rising. So the defaults are the gentlest
+# push we tried: lr 5e-5, β = 0.1, 40 iterations.
 #
 # This is the pattern public runs report at full scale: trlx's GPT-J PPO run went from 0.334 to
 # 0.323 ROUGE-1 while its reward rose, and OpenAI's own paper found that optimising too hard against a
 # reward model eventually makes summaries worse by human judgement. ROUGE and the judge are what
 # caught it here; the reward score alone says the run went up.
 #
-# What did help was supervised: 450 SFT steps instead of 150 lifted the SFT model's fact coverage from
-# 0.22 to 0.66 and ROUGE-1 from 0.33 to 0.61 (measured on the same 128 posts). The lessons for any
-# RLHF run: test the reward model on the *policy's own samples*, not only on held-out comparisons;
-# when it fails there, look at which mistakes the policy makes and put comparisons of exactly those
-# mistakes into the reward model's data (what `wrong_fact` did for hallucinations); and expect PPO to
-# improve only what the reward model can actually tell apart.
+# What did help was supervised: 1,000 SFT steps instead of 450 lifted fact coverage from 0.66 to
+# 0.87 and cut the hallucination rate from 0.84 to 0.25. The lessons for any RLHF run: get the SFT
+# model as good as you can first; test the reward model on the *policy's own samples*, not only on
+# held-out comparisons; when it fails there, look at which mistakes the policy makes and put
+# comparisons of exactly those mistakes into the reward model's data (what `wrong_fact` did for our
+# first reward model; wrong ages and amounts would be the next round here); and expect PPO
+# to improve only what the reward model can actually tell apart.
 
 # %% [markdown]
 # ## The same code at full size: GPT-2 124M on the real TL;DR data
