@@ -78,8 +78,8 @@ def main():
           f"{100 * gflops * best / median / peak:.0f}% (median step)")
 
     # Generation: 32 prompts x 32 new tokens, with and without the KV cache, at three prompt lengths
-    # (a tweet prompt is ~4 tokens, a summarisation prompt 60-85). A cached step costs the same at
-    # any prompt length; recomputing the prefix costs more the longer it is.
+    # (a tweet prompt is ~4 tokens, a summarisation prompt 60-85). A cached step costs nearly the
+    # same at any prompt length (only attention grows); recomputing the prefix costs more the longer it is.
     gen_cfg = micro_config(vocab_size=2048, block_size=128)
     gen_model = GPT(gen_cfg).eval()
     for prompt_len in (4, 16, 64):
@@ -96,8 +96,8 @@ def main():
     # vocabulary entry) costs about as much as the whole 4-layer forward pass.
     probs = torch.softmax(torch.randn(32, gen_cfg.vocab_size), -1)
     sample, _ = best_of(lambda: torch.multinomial(probs, 1), 20)
-    print(f"  of a cached step: sampling 32 tokens from {gen_cfg.vocab_size:,} ids takes {sample * 1000:.2f} ms, "
-          f"the whole step {times[True] / 32 * 1000:.2f} ms")
+    print(f"  sampling 32 tokens from {gen_cfg.vocab_size:,} ids takes {sample * 1000:.2f} ms; a cached step "
+          f"(64-token prompt, its prefill averaged in) {times[True] / 32 * 1000:.2f} ms")
 
     # The offline corpus is generated in every fresh process that needs it (notebooks 06-10).
     t = time.perf_counter()

@@ -135,6 +135,10 @@ class KVCache:
 
     def update(self, layer: int, k: torch.Tensor, v: torch.Tensor):
         """Store one layer's new (B, H, T, head_dim) keys and values; return all of them so far."""
+        if torch.is_grad_enabled() and k.requires_grad:
+            raise RuntimeError("KVCache is for inference: run the model under torch.no_grad()")
+        if k.shape[0] != self.k.shape[1]:
+            raise ValueError(f"the cache holds a batch of {self.k.shape[1]}, got {k.shape[0]} rows")
         end = self.length + k.shape[2]
         if end > self.k.shape[3]:
             raise ValueError(f"the cache holds {self.k.shape[3]} tokens; {end} do not fit")
@@ -182,7 +186,8 @@ class GPT(nn.Module):
 
         idx: (B, T) token ids. attention_mask: (B, T_past + T) with 1 for real tokens,
         covering the cache too. past_kv: a ``KVCache`` (from ``new_kv_cache``) holding the
-        earlier tokens' keys and values; this call appends idx's to it.
+        earlier tokens' keys and values; this call appends idx's to it (no cache is made here:
+        without one, the second element returned is None).
         Returns (logits (B, T, vocab), past_kv) or, with return_hidden, (hidden (B, T, d), past_kv).
         """
         B, T = idx.shape
@@ -317,7 +322,8 @@ def generate(model: GPT, prompts: list[list[int]], max_new_tokens: int, eos_id: 
     done = torch.zeros(B, dtype=torch.bool, device=device)
     out_tokens, out_logp, out_mask = [], [], []
     # Our GPT writes into a cache allocated once; a Hugging Face model (hf.py) returns its own.
-    past = model.new_kv_cache(B, P + max_new_tokens) if use_cache and isinstance(model, GPT) else None
+    new_cache = getattr(model, "new_kv_cache", None)
+    past = new_cache(B, P + max_new_tokens - 1) if use_cache and new_cache else None
     step_ids = ids
     for _ in range(max_new_tokens):
         if use_cache:

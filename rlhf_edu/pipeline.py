@@ -303,7 +303,7 @@ def reward_model(setup: SentimentSetup = DEFAULT, rl: RLHFSetup = RLHF_DEFAULT, 
     sft, _ = sft_model(setup, progress=progress)
     tok = tokenizer(setup)
     splits = corpus(setup.corpus_size, setup.corpus_seed)
-    rm = RewardModel(copy.deepcopy(sft))
+    rm = RewardModel(copy.deepcopy(sft), seed=rl.rm.seed)
     pairs = preference_pairs(splits["train"], rl.rm_pairs, seed=rl.rm.seed)
     held_out = preference_pairs(splits["test"], rl.rm_heldout_pairs, seed=99)
     hist = train_reward_model(rm, tok, pairs, rl.rm, progress=progress)

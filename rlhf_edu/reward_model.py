@@ -23,13 +23,17 @@ from .model import GPT, left_pad, model_device
 
 
 class RewardModel(nn.Module):
-    def __init__(self, backbone: GPT):
+    def __init__(self, backbone: GPT, seed: int = 0):
         super().__init__()
         self.backbone = backbone
         self.config = backbone.config
         d = backbone.config.d_model
         self.head = nn.Linear(d, 1, device=model_device(backbone))
-        nn.init.normal_(self.head.weight, std=1.0 / (d + 1) ** 0.5)  # small random init, bias 0
+        # Small random init from its own generator, bias 0: drawn from the global RNG, the head (and
+        # so the trained reward model) depended on whatever the process had sampled before.
+        g = torch.Generator().manual_seed(seed)
+        with torch.no_grad():
+            self.head.weight.copy_(torch.randn(1, d, generator=g) / (d + 1) ** 0.5)
         nn.init.zeros_(self.head.bias)
         # Calibration (not trained): score = gain * raw + bias.
         self.register_buffer("gain", torch.ones((), dtype=torch.float32, device=self.head.weight.device))

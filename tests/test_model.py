@@ -48,6 +48,10 @@ def test_kv_cache_refuses_what_does_not_fit(model):
         model(torch.zeros(2, 3, dtype=torch.long), past_kv=cache)
         with pytest.raises(ValueError, match="the cache holds 4 tokens; 5 do not fit"):
             model(torch.zeros(2, 2, dtype=torch.long), past_kv=cache)
+        with pytest.raises(ValueError, match="a batch of 2, got 3 rows"):
+            model(torch.zeros(3, 1, dtype=torch.long), past_kv=model.new_kv_cache(2, 4))
+    with pytest.raises(RuntimeError, match="torch.no_grad"):  # in-place writes would break backward
+        model(torch.zeros(2, 1, dtype=torch.long), past_kv=model.new_kv_cache(2, 4))
 
 
 def test_left_padded_prompt_gives_the_same_logits_as_unpadded(model):

@@ -1,5 +1,7 @@
 """Reward model: score at the last real token, pairs, training signal, calibration."""
 
+import copy
+
 import pytest
 import torch
 
@@ -58,3 +60,15 @@ def test_bradley_terry_training_learns_a_simple_preference():
     hist = train_reward_model(rm, Tok(), pairs, RMTrainConfig(steps=40, batch_size=8, lr=3e-3), progress=False)
     assert sum(hist["loss"][-5:]) / 5 < sum(hist["loss"][:5]) / 5
     assert pairwise_accuracy(rm, Tok(), pairs) == 1.0
+
+
+def test_head_init_does_not_depend_on_the_global_rng():
+    # It did: a reward model trained in a notebook (after other sampling) differed from the CLI's.
+    backbone = GPT(GPTConfig(vocab_size=30, block_size=16, n_layer=1, n_head=2, d_model=16))
+    torch.manual_seed(1)
+    a = RewardModel(copy.deepcopy(backbone)).head.weight
+    torch.manual_seed(2)
+    torch.rand(5)
+    b = RewardModel(copy.deepcopy(backbone)).head.weight
+    assert torch.equal(a, b)
+    assert not torch.equal(a, RewardModel(copy.deepcopy(backbone), seed=1).head.weight)

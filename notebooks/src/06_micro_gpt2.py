@@ -8,8 +8,9 @@
 # d_model 128, about 1M parameters" needs two corrections, and then run stages 1 and 2 of the
 # pipeline: **pretraining** (next-token prediction) and **supervised fine-tuning** (SFT).
 #
-# The first run trains and caches the checkpoints (several minutes on a 2-core CPU: the cell
-# below prints the measured time); later runs, and notebooks 07–10, load them from the cache.
+# The first run trains and caches the checkpoints (about 20 s on our 2-core machine when nothing
+# else runs, several minutes when it is busy: the cell below prints the measured time); later runs,
+# and notebooks 07–10, load them from the cache.
 
 # %%
 %matplotlib inline
@@ -191,5 +192,5 @@ if pipeline.FULL_SIZE:  # checks on training results; skipped at test size (see 
 # - The GPT-2 tokenizer works offline; a compact BPE of 2,048 ids is what makes "about 1M
 #   parameters" true (with GPT-2's vocabulary the embedding alone is 6.4M).
 # - Three heads cannot split 128 dimensions evenly; we give each head 42 and project back to 128.
-# - Pretraining then SFT take a few minutes on a CPU and give a model that writes tweet-like text
-#   of mixed sentiment. Next, notebook 07 trains the reward model that will judge it.
+# - Pretraining then SFT take well under a minute on a quiet 2-core CPU and give a model that
+#   writes tweet-like text of mixed sentiment. Next, notebook 07 trains the reward model that will judge it.

@@ -92,7 +92,8 @@ print(evaluation.side_by_side({"SFT": sft, "PPO": policy}, tok, story))
 # ## Summary
 #
 # - PPO moves the SFT model's mixed tweets towards positive ones, and the independent judge agrees
-#   (compare the judge rows of the table), at a KL of a few nats per completion.
+#   (compare the judge rows of the table), at a KL of about 8 nats per completion.
 # - Look closely at the samples, though: the first signs of reward hacking are already here.
-#   Completions get shorter and repeat the reward model's favourite phrases ("so good"), and
+#   Completions get shorter and repeat the reward model's favourite words ("wonderful", "perfect",
+#   "lovely"), and
 #   distinct-2 drops. Notebook 10 varies the KL leash to see this trade-off directly.

@@ -67,27 +67,29 @@ for beta in BETAS:
 #
 # What our full-size run shows (the table above; 16 PPO iterations per β, the numbers quoted below):
 #
-# - **The leash works on KL, exactly in order.** KL to the SFT model falls as β grows: about 32 nats
-#   at β = 0, 27 at 0.01, 18 at 0.05, 13 at 0.1 and 8 at 0.3.
-# - **The proxy barely pays for the leash until β is large.** The reward-model score is about 1.8
-#   for β = 0, 0.01 and 0.05, and still 1.6 at β = 0.1. The extra 20 nats of drift that β = 0 buys
-#   bought almost no extra reward: it went into the reward model's blind spots.
-# - **The exploit is in the text, not in the scores.** Read the samples at β = 0: "grateful",
-#   "kind", "seriously!!" stuffed into every completion, whatever the prompt, and words glued together
-#   ("kindaey"). Per token, the reference model finds this text about 6× less likely than SFT's
-#   own (perplexity ≈ 224 against ≈ 37), and repetition is almost 3× SFT's.
-# - **Our independent judge was fooled too.** VADER's positive rate is about 0.93 at β = 0, *higher*
-#   than at β = 0.1. That is not a bug in the sweep: VADER is a word list, and the policy learned to
-#   emit exactly the kind of words a word list rewards. An "independent" judge only catches the hacks
-#   it does not share with the proxy; here perplexity under the reference and repetition caught it,
-#   the judge did not. (Human readers catch it at once.)
-# - **Too much leash costs the goal.** At β = 0.3 the text stays closest to SFT (highest distinct-2,
-#   lowest repetition) but the judge's positive rate drops to about 0.70. β = 0.1, notebook 09's
-#   setting, sits in the middle: mostly positive, mostly readable, KL about 13 with this sweep's
-#   harder push.
+# - **The leash works on KL, roughly in order.** KL to the SFT model is about 33 nats at β = 0,
+#   19 at 0.01, 21 at 0.05, 14 at 0.1 and 9 at 0.3. (0.01 and 0.05 swap places: each is one short
+#   run, so do not read the small steps.)
+# - **The drift buys no reward.** The reward-model score is about 1.1 at β = 0, 1.0 at 0.01, 0.9 at
+#   0.05 and 1.2 at β = 0.1: the 18 extra nats of drift that β = 0 allows over β = 0.1 bought *less*
+#   reward, not more. They went into the reward model's blind spots. Only β = 0.3 holds the score
+#   down (0.35).
+# - **The exploit is in the text, not in the scores.** Read the samples at β = 0: "great", "best",
+#   "love" stuffed into completions whatever the prompt, and words glued together ("amazingase",
+#   "soooey"). Per token, the reference model finds this text about 10× less likely than SFT's own
+#   (perplexity ≈ 376 against ≈ 37), and repetition is over 2.5× SFT's.
+# - **Our independent judge was fooled too.** VADER's positive rate is about 0.80 at β = 0, *higher*
+#   than at β = 0.1 (0.73). That is not a bug in the sweep: VADER is a word list, and the policy
+#   learned to emit exactly the kind of words a word list rewards. An "independent" judge only
+#   catches the hacks it does not share with the proxy; here perplexity under the reference and
+#   repetition caught it, the judge did not. (Human readers catch it at once.)
+# - **Too much leash costs the goal.** At β = 0.3 the text stays closest to SFT (lowest KL, highest
+#   distinct-2, lowest repetition) but the judge's positive rate is 0.42, no better than SFT's 0.45.
+#   β = 0.1, notebook 09's setting, sits in the middle: mostly positive, more readable than β = 0,
+#   KL about 14 with this sweep's harder push.
 #
 # These are short, hard-pushed runs on a small model (notebook 09's gentler 60-iteration run at
-# β = 0.1 ends near KL 9). The trends are the point, not the third digit.
+# β = 0.1 ends near KL 8). The trends are the point, not the third digit.
 
 # %%
 # NBVAL_IGNORE_OUTPUT

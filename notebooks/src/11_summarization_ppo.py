@@ -137,7 +137,10 @@ plots.plot_rm_training(rm_info["history"])
 # the time, and on the SFT model's own summaries it agreed with the judge on **0.495** of 1,067
 # pairs; where only one of two summaries invented a fact, it preferred the invented one (agreement
 # 0.42). The missing-fact pairs had taught it "a summary with a number is better", and nothing
-# taught it to check *which* number.
+# taught it to check *which* number. With `wrong_fact` pairs added (same SFT model, same size of
+# reward model) it was right on 88% of them, its agreement on the SFT model's summaries rose to 0.55
+# (0.64 where only one invented a fact), and PPO then lowered the hallucination rate (0.84 → 0.78)
+# instead of raising it (0.84 → 0.91).
 
 # %%
 # NBVAL_IGNORE_OUTPUT
@@ -197,28 +200,28 @@ for i in range(4):
 # %% [markdown]
 # ## Reading the table honestly
 #
-# In our run (the numbers above), PPO did what it was asked: the reward model's score rose from
-# 0.03 to 0.16, at a KL of about 1 nat to the SFT model. The summaries did **not** get better by the
-# judge: fact coverage fell (0.87 → 0.81), the hallucination rate rose (0.25 → 0.31), and ROUGE-1
-# fell (0.71 → 0.68).
+# In our run (the numbers above), PPO did what it was asked: the reward model's score on held-out
+# posts rose from 0.034 to 0.127, at a KL of about 3 nats to the SFT model. The summaries did
+# **not** get better by the judge: fact coverage fell (0.867 → 0.793), the hallucination rate rose
+# (0.250 → 0.289), and ROUGE-1 fell (0.714 → 0.665).
 #
 # Why: the reward model is a proxy, and the check after its training shows where it breaks. On
 # held-out comparisons of the kinds we wrote it is right 94% of the time. On the SFT model's own
-# summaries it agrees with the judge on 0.60 of pairs: 0.65 where one summary covers more facts,
-# but 0.42, *worse than a coin*, where both cover the same facts and only one invents something. The
-# SFT model's inventions are not the ones our comparisons contain: about a third of them are ages
-# the post never states (an "(NNM)" tag with the wrong number), most of the rest wrong amounts and
-# counts ("$250" for "$900", "10 times" for "11"). Checking such a detail against the post a
-# hundred tokens back is exactly what this 4-layer reward model has not learned. PPO climbs the
-# proxy where it is wrong as readily as where it is right, and with agreement this close to a coin
-# the judge sees a small loss.
+# summaries it agrees with the judge on 0.61 of pairs: 0.64 where one summary covers more facts,
+# and 0.49, a coin, where both cover the same facts and only one invents something. The SFT
+# model's inventions are not the ones our comparisons contain: about a third of them are ages the
+# post never states (an "(NNM)" tag with the wrong number), most of the rest wrong amounts and
+# counts ("$250" for "$900", "10 times" for "11"). Checking such a detail against the post, dozens
+# of tokens back, is exactly what this 4-layer reward model has not learned. PPO climbs the proxy
+# where it is wrong as readily as where it is right, and the judge sees a loss.
 #
-# Pushing harder made it worse, the over-optimisation public runs report. With a reward model
-# trained like this one on 20,000 pairs for 800 steps: lr 1e-4, β = 0.05 and 60 iterations ended at
-# KL 4.8 nats and coverage 0.74. With the earlier 450-step SFT model, lr 3e-4 and β = 0.1, the
-# summaries fell apart ("roommate and I move out?", "my neighbour we paid my neighbour played
-# up?"): coverage 0.32, while the reward model's score kept rising. So the defaults are the gentlest
-# push we tried: lr 5e-5, β = 0.1, 40 iterations.
+# Pushing harder made it worse, the over-optimisation that public runs report. With β = 0.05
+# instead of 0.08 the reward model's score rose no further (0.128) while fact coverage fell to
+# 0.67, at KL 6.9 nats. With the earlier 450-step SFT model, lr 3e-4 and β = 0.1, the summaries fell apart
+# ("roommate and I move out?", "my neighbour we paid my neighbour played up?"): coverage 0.32,
+# while the reward model's score kept rising. Gentler pushes (lr 5e-5, or β = 0.1) did not raise
+# the reward model's score on held-out posts at all. So the defaults, lr 1e-4, β = 0.08 and 40
+# iterations, are the gentlest push we tried that still does what PPO is for.
 #
 # This is the pattern public runs report at full scale: trlx's GPT-J PPO run went from 0.334 to
 # 0.323 ROUGE-1 while its reward rose, and OpenAI's own paper found that optimising too hard against a
