@@ -47,6 +47,9 @@ reward model cannot win by memorising one string per post. The one exception is
 rejected states it wrongly. That is the mistake a small SFT model makes most
 (it writes *a* number, not the post's), and without such pairs a reward model
 learns "a number is good" from the missing-fact pairs and rewards wrong ones.
+A "hallucination" rejection swaps in another person or number, adds an invented
+detail, or gives the counterpart a wrong age ("(41M)" for a 48-year-old), one
+of the two inventions a better-trained SFT model makes most.
 """
 
 from __future__ import annotations
@@ -958,9 +961,17 @@ def _rejected(rng: random.Random, post: Post, reason: str) -> str:
         omit = rng.choice([f.slot for f in post.facts])
         return _render(rng, post, omit=omit, bounds=False)
     if reason == "hallucination":
-        mode = rng.choice(("swap_cp", "swap_num", "add") if m["num"] else ("swap_cp", "add"))
+        modes = ("swap_cp", "swap_num", "add") if m["num"] else ("swap_cp", "add")
+        if m["cp_tag"]:
+            modes += ("swap_age",)  # "(41M)" for a 48-year-old: a common invention of our SFT model
+        mode = rng.choice(modes)
         if mode == "swap_cp":
             return _render(rng, post, cp=_other_cp(rng, post), bounds=False)
+        if mode == "swap_age":
+            used = _body_terms(_body(post))[1]
+            tag = next(t for t in (_tag(rng, m["cp"], m["gender"]) for _ in range(100))
+                       if not (_numbers_in(t) & used))
+            return _render(rng, post, cp=m["cp"] + tag, bounds=False)
         if mode == "swap_num":
             kind = m["problem"].kind
             return _render(rng, post, num=_other_number(rng, post, kind), bounds=False)

@@ -68,12 +68,12 @@ class SummarySetup:
     rm_heldout_pairs: int = 1_000
     rm: RMTrainConfig = field(default_factory=lambda: RMTrainConfig(steps=600, batch_size=32, lr=5e-4))
     calibration_samples: int = 256
-    # lr 1e-4 and beta 0.08: the gentlest push we tried that still raised the reward model's score
-    # on held-out posts (lr 5e-5, or beta 0.1, left it flat). beta 0.05 raised it no further and cut
-    # the judge's fact coverage to 0.67; with the 450-step SFT model and lr 3e-4 the
-    # summaries fell apart into word salad the reward model still scored highly.
+    # 60 iterations at lr 5e-5, beta 0.05: of the settings we tried, the one where the judge's
+    # hallucination rate fell (0.25 -> 0.23) while fact coverage fell least (0.87 -> 0.81).
+    # Batches of 64 cut hallucination further (0.20) but coverage to 0.76; with the 450-step SFT
+    # model and lr 3e-4 the summaries fell apart into word salad the reward model still liked.
     ppo: PPOConfig = field(default_factory=lambda: PPOConfig(
-        iterations=40, batch_size=32, minibatch_size=16, max_new_tokens=24, lr=1e-4, beta=0.08,
+        iterations=60, batch_size=32, minibatch_size=16, max_new_tokens=24, lr=5e-5, beta=0.05,
         no_eos_penalty=-3.0))  # a summary that never ends scores like a bad one
 
     @classmethod

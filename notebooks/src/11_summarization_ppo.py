@@ -142,6 +142,13 @@ plots.plot_rm_training(rm_info["history"])
 # reward model) it was right on 88% of them, its agreement on the SFT model's summaries rose to 0.55
 # (0.64 where only one invented a fact), and PPO then lowered the hallucination rate (0.84 → 0.78)
 # instead of raising it (0.84 → 0.91).
+#
+# The same check found the next gap. Most of the 1,000-step SFT model's inventions are ages the post
+# never states (an "(NNM)" tag with the wrong number) and wrong amounts. Trained on our comparisons
+# as they were then, the reward model agreed with the judge on only 0.49 of the pairs where just one
+# of two summaries invents something: a coin. So the `hallucination` comparisons now include that
+# mistake too (the counterpart given a wrong age). The reward model above is trained on them; here
+# is how it does.
 
 # %%
 # NBVAL_IGNORE_OUTPUT
@@ -201,41 +208,39 @@ for i in range(4):
 # %% [markdown]
 # ## Reading the table honestly
 #
-# In our run (the numbers above), PPO did what it was asked: the reward model's score on held-out
-# posts rose from 0.034 to 0.127, at a KL of about 3 nats to the SFT model. The summaries did
-# **not** get better by the judge: fact coverage fell (0.867 → 0.793), the hallucination rate rose
-# (0.250 → 0.289), and ROUGE-1 fell (0.714 → 0.665).
+# In our run (the numbers above), PPO raised the reward model's score on held-out posts from
+# −0.09 to −0.03, at a KL of about 2 nats to the SFT model. The judge agrees only in part. The
+# hallucination rate fell (0.250 → 0.234): that is what the reward model can now see (0.79
+# agreement on pairs where only one summary invents something). But fact coverage fell
+# (0.867 → 0.805), and ROUGE-1 with it (0.714 → 0.688).
 #
-# Why: the reward model is a proxy, and the check after its training shows where it breaks. On
-# held-out comparisons of the kinds we wrote it is right 94% of the time. On the SFT model's own
-# summaries it agrees with the judge on 0.61 of pairs: 0.64 where one summary covers more facts,
-# and 0.49, a coin, where both cover the same facts and only one invents something. The SFT
-# model's inventions are not the ones our comparisons contain: about a third of them are ages the
-# post never states (an "(NNM)" tag with the wrong number), most of the rest wrong amounts and
-# counts ("$250" for "$900", "10 times" for "11"). Checking such a detail against the post, dozens
-# of tokens back, is exactly what this 4-layer reward model has not learned. PPO climbs the proxy
-# where it is wrong as readily as where it is right, and the judge sees a loss.
+# Why coverage falls: on pairs where one summary simply covers more facts, the reward model agrees
+# with the judge on 0.62 of them, better than a coin but not by much. Checking that a summary names
+# *the post's* problem and amount is a copy-and-compare job across dozens of tokens, which this
+# 4-layer reward model has only partly learned. PPO climbs the proxy where it is wrong as readily as
+# where it is right; where the proxy cannot see, the policy drifts and drops facts the SFT model
+# used to get right.
 #
-# Pushing harder made it worse, the over-optimisation that public runs report. With β = 0.05
-# instead of 0.08 the reward model's score rose no further (0.128) while fact coverage fell to
-# 0.67, at KL 6.9 nats. With the earlier 450-step SFT model, lr 3e-4 and β = 0.1, the summaries fell apart
-# ("roommate and I move out?", "my neighbour we paid my neighbour played up?"): coverage 0.32,
-# while the reward model's score kept rising. Gentler pushes (lr 5e-5, or β = 0.1) did not raise
-# the reward model's score on held-out posts at all. So the defaults, lr 1e-4, β = 0.08 and 40
-# iterations, are the gentlest push we tried that still does what PPO is for.
+# Pushing harder made it worse, the over-optimisation that public runs report. With lr 1e-4 and
+# β = 0.05 (40 iterations) fact coverage fell to 0.75 and the hallucination rate did not improve
+# (0.25); with lr 1e-4, β = 0.08 and batches of 64 it fell further (0.20) but coverage fell to 0.76.
+# With the earlier 450-step SFT model, lr 3e-4 and β = 0.1, the summaries fell apart ("roommate and
+# I move out?", "my neighbour we paid my neighbour played up?"): coverage 0.32, while the reward
+# model's score kept rising. The defaults (lr 5e-5, β = 0.05, 60 iterations) are the run that cut
+# hallucinations while losing the least coverage.
 #
 # This is the pattern public runs report at full scale: trlx's GPT-J PPO run went from 0.334 to
 # 0.323 ROUGE-1 while its reward rose, and OpenAI's own paper found that optimising too hard against a
 # reward model eventually makes summaries worse by human judgement. ROUGE and the judge are what
 # caught it here; the reward score alone says the run went up.
 #
-# What did help was supervised: 1,000 SFT steps instead of 450 lifted fact coverage from 0.66 to
+# What helped most was supervised: 1,000 SFT steps instead of 450 lifted fact coverage from 0.66 to
 # 0.87 and cut the hallucination rate from 0.84 to 0.25. The lessons for any RLHF run: get the SFT
 # model as good as you can first; test the reward model on the *policy's own samples*, not only on
 # held-out comparisons; when it fails there, look at which mistakes the policy makes and put
 # comparisons of exactly those mistakes into the reward model's data (what `wrong_fact` did for our
-# first reward model; wrong ages and amounts would be the next round here); and expect PPO
-# to improve only what the reward model can actually tell apart.
+# first reward model, and wrong ages for this one); and expect PPO to improve only what the reward
+# model can actually tell apart.
 
 # %% [markdown]
 # ## The same code at full size: GPT-2 124M on the real TL;DR data
