@@ -59,6 +59,11 @@ class PPOConfig:
     target_approx_kl: float | None = None  # early-stop the epochs when approx-KL exceeds this
     whiten_advantages: bool = True
     no_eos_penalty: float | None = None    # score given to completions that never end
+    # Completions sampled per prompt. With k > 1 each score is taken relative to the mean score of
+    # the other k - 1 completions of the same prompt (the leave-one-out baseline of RLOO): when the
+    # reward model's score varies more between prompts than between completions of one prompt, the
+    # advantage otherwise says "this was an easy prompt", not "this was a good completion".
+    samples_per_prompt: int = 1
     max_grad_norm: float = 1.0
     seed: int = 0
 
@@ -72,6 +77,9 @@ class PPOConfig:
                              f"({self.minibatch_size})")
         if self.temperature <= 0:
             raise ValueError(f"temperature must be > 0, got {self.temperature}")
+        if self.samples_per_prompt < 1 or self.batch_size % self.samples_per_prompt:
+            raise ValueError(f"batch_size ({self.batch_size}) must be a multiple of samples_per_prompt "
+                             f"({self.samples_per_prompt}), which must be >= 1")
 
 
 class PolicyWithValue(nn.Module):
@@ -107,6 +115,17 @@ def token_rewards(scores, logprobs, ref_logprobs, mask, beta):
     last = (mask.long() * torch.arange(mask.shape[1], device=mask.device)).argmax(1)
     rewards[torch.arange(len(scores), device=mask.device), last] += scores
     return rewards * mask
+
+
+def leave_one_out(scores, k):
+    """Each score minus the mean of the other k - 1 scores of its group (groups: consecutive rows of k)."""
+    if k == 1:
+        return scores
+    if k < 1 or len(scores) % k:
+        raise ValueError(f"{len(scores)} scores do not split into groups of {k}")
+    groups = scores.view(-1, k)
+    others = (groups.sum(1, keepdim=True) - groups) / (k - 1)
+    return (groups - others).reshape(-1)
 
 
 def gae(rewards, values, mask, gamma=1.0, lam=0.95):
@@ -231,7 +250,9 @@ def train_ppo(policy: GPT, reference: GPT, reward_model, tokenizer, prompts: lis
         lr = cfg.lr * (1 - it / cfg.iterations) if cfg.anneal_lr else cfg.lr
         for g in opt.param_groups:
             g["lr"] = lr
-        batch_prompts = [prompts[i] for i in torch.randint(0, len(prompts), (cfg.batch_size,), generator=gen)]
+        k = cfg.samples_per_prompt
+        picked = torch.randint(0, len(prompts), (cfg.batch_size // k,), generator=gen).tolist()
+        batch_prompts = [prompts[i] for i in picked for _ in range(k)]  # k consecutive rows per prompt
         ro = collect_rollout(policy, reference, reward_model, tokenizer, batch_prompts, cfg.max_new_tokens,
                              cfg.temperature, gen, cfg.no_eos_penalty)
         t_update = time.perf_counter()
@@ -240,7 +261,7 @@ def train_ppo(policy: GPT, reference: GPT, reward_model, tokenizer, prompts: lis
             old_logp, _, old_values = model(ro.sequences, ro.attention_mask, ro.prompt_len, cfg.temperature)
             old_logp, old_values = old_logp * mask, old_values * mask
             beta = kl_ctl.beta
-            rewards = token_rewards(ro.scores, old_logp, ro.ref_logprobs, mask, beta)
+            rewards = token_rewards(leave_one_out(ro.scores, k), old_logp, ro.ref_logprobs, mask, beta)
             advantages, returns = gae(rewards, old_values, mask, cfg.gamma, cfg.lam)
             if cfg.whiten_advantages:
                 advantages = whiten(advantages, mask)

@@ -68,12 +68,15 @@ class SummarySetup:
     rm_heldout_pairs: int = 1_000
     rm: RMTrainConfig = field(default_factory=lambda: RMTrainConfig(steps=600, batch_size=32, lr=5e-4))
     calibration_samples: int = 256
-    # 60 iterations at lr 5e-5, beta 0.05: of the settings we tried, the one where the judge's
-    # hallucination rate fell (0.25 -> 0.23) while fact coverage fell least (0.87 -> 0.81).
-    # Batches of 64 cut hallucination further (0.20) but coverage to 0.76; with the 450-step SFT
-    # model and lr 3e-4 the summaries fell apart into word salad the reward model still liked.
+    # Four summaries per post, each scored against the mean of the other three (samples_per_prompt,
+    # the leave-one-out baseline): the reward model's score varies more between posts than between
+    # summaries of one post, the value head never learned which posts score high (explained variance
+    # ~0), and with one summary per post PPO left the reward-model score flat (-0.09 -> -0.09) while
+    # hallucinations rose (0.24 -> 0.27). With four it learns what the reward model rewards.
+    # lr 5e-5, beta 0.05, 60 iterations; lr 1e-4 or 8 per post pushed harder and lost more coverage.
     ppo: PPOConfig = field(default_factory=lambda: PPOConfig(
         iterations=60, batch_size=32, minibatch_size=16, max_new_tokens=24, lr=5e-5, beta=0.05,
+        samples_per_prompt=4,
         no_eos_penalty=-3.0))  # a summary that never ends scores like a bad one
 
     @classmethod
@@ -86,7 +89,7 @@ class SummarySetup:
                    rm_pairs=400, rm_heldout_pairs=200, rm=RMTrainConfig(steps=6, batch_size=16, lr=5e-4),
                    calibration_samples=32,
                    ppo=PPOConfig(iterations=2, batch_size=16, minibatch_size=8, ppo_epochs=2, max_new_tokens=24,
-                                 lr=5e-4, beta=0.05, no_eos_penalty=-3.0))
+                                 lr=5e-4, beta=0.05, samples_per_prompt=4, no_eos_penalty=-3.0))
 
 
 DEFAULT = SummarySetup() if FULL_SIZE else SummarySetup.test_size()

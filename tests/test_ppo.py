@@ -9,7 +9,7 @@ import torch
 from rlhf_edu import formulas
 from rlhf_edu.model import GPT, GPTConfig, generate, response_logprobs
 from rlhf_edu.ppo import (AdaptiveKLController, PolicyWithValue, PPOConfig, frozen_copy, gae, gae_loop,
-                          masked_mean, ppo_losses, token_rewards, train_ppo, whiten)
+                          leave_one_out, masked_mean, ppo_losses, token_rewards, train_ppo, whiten)
 from rlhf_edu.reward_model import RewardModel, calibrate
 from rlhf_edu.rollout import collect_rollout, truncate_after_eos
 
@@ -277,3 +277,34 @@ def test_bad_ppo_config_raises():
         PPOConfig(beta=-0.1)
     with pytest.raises(ValueError, match="minibatch_size"):
         PPOConfig(batch_size=10, minibatch_size=4)
+    with pytest.raises(ValueError, match="samples_per_prompt"):
+        PPOConfig(batch_size=8, minibatch_size=4, samples_per_prompt=3)
+    with pytest.raises(ValueError, match="samples_per_prompt"):
+        PPOConfig(samples_per_prompt=0)
+
+
+# Several completions per prompt: the leave-one-out baseline (not in the checklist; our summarisation run uses it)
+def test_leave_one_out_removes_what_the_prompt_alone_explains():
+    scores = torch.tensor([1.0, 2.0, 6.0, 10.0, 10.0, 13.0])
+    out = leave_one_out(scores, 3)
+    want = [1 - (2 + 6) / 2, 2 - (1 + 6) / 2, 6 - (1 + 2) / 2, 10 - 11.5, 10 - 11.5, 13 - 10]
+    assert out.tolist() == pytest.approx(want)
+    assert out.view(2, 3).sum(1).tolist() == pytest.approx([0.0, 0.0])  # each group sums to zero
+    shifted = scores + torch.tensor([5.0] * 3 + [-7.0] * 3)  # an "easier" and a "harder" prompt
+    assert torch.allclose(leave_one_out(shifted, 3), out)
+    assert torch.equal(leave_one_out(scores, 1), scores)  # k = 1: the scores as they are
+    with pytest.raises(ValueError, match="groups of 4"):
+        leave_one_out(scores, 4)
+
+
+def test_samples_per_prompt_samples_each_prompt_k_times_in_a_row():
+    seen = []
+    policy = tiny()
+    cfg = tiny_cfg(iterations=2, samples_per_prompt=4)
+    _, hist = train_ppo(policy, frozen_copy(policy), RewardModel(tiny(seed=1)), TOK, PROMPTS, cfg,
+                        progress=False, callback=lambda log, ro: seen.append(ro))
+    assert hist[0]["ratio_first_minibatch"] == pytest.approx(1.0, abs=1e-6)
+    for ro in seen:
+        prompts = [next(p for p in sorted(PROMPTS, key=len, reverse=True) if t.startswith(p)) for t in ro.texts]
+        groups = [prompts[i:i + 4] for i in range(0, len(prompts), 4)]
+        assert all(len(set(g)) == 1 for g in groups), groups

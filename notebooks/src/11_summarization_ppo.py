@@ -164,10 +164,20 @@ print(f"  same facts, only one hallucinates: {agreement['hallucination_agreement
 # %% [markdown]
 # ## Stage 4: PPO with the KL penalty
 #
-# `train_ppo` from notebook 09, unchanged: per-token KL against the frozen SFT model, the calibrated
-# reward at the last real token, GAE, clipped losses. One summarisation-specific setting: a summary
-# that never emits EOS within the budget scores a flat −3 (`no_eos_penalty`), so running on forever is
-# never a way to collect reward.
+# `train_ppo` from notebook 09: per-token KL against the frozen SFT model, the calibrated reward at
+# the last real token, GAE, clipped losses. Two summarisation-specific settings:
+#
+# - A summary that never emits EOS within the budget scores a flat −3 (`no_eos_penalty`), so running
+#   on forever is never a way to collect reward.
+# - **Four summaries per post** (`samples_per_prompt=4`), each scored against the mean score of the
+#   other three. Why: the reward model's score differs more from one post to another than between two
+#   summaries of the same post. The value head is supposed to learn that baseline, but in our runs it
+#   never did (explained variance stayed near 0, see its panel above), so the advantage mostly said
+#   "this post scores high", not "this summary is good". With one summary per post, PPO left the
+#   reward-model score on held-out posts where it was (−0.094 → −0.094) and the hallucination rate
+#   rose (0.24 → 0.27): drift, not learning. Subtracting the other summaries' mean (the
+#   leave-one-out baseline of RLOO) removes what the post alone explains, and it adds no bias: the
+#   baseline does not depend on the summary being scored.
 
 # %%
 # NBVAL_IGNORE_OUTPUT
@@ -208,26 +218,30 @@ for i in range(4):
 # %% [markdown]
 # ## Reading the table honestly
 #
-# In our run (the numbers above), PPO raised the reward model's score on held-out posts from
-# −0.09 to −0.03, at a KL of about 2 nats to the SFT model. The judge agrees only in part. The
-# hallucination rate fell (0.250 → 0.234): that is what the reward model can now see (0.79
-# agreement on pairs where only one summary invents something). But fact coverage fell
-# (0.867 → 0.805), and ROUGE-1 with it (0.714 → 0.688).
+# In our run (the numbers above), PPO did what it was asked: the reward model's score on held-out
+# posts rose from −0.09 to 0.07, at a KL of about 1.4 nats to the SFT model. The judge agrees only in
+# part. The hallucination rate fell from 0.24 to 0.14: inventions are what this reward model can see
+# best (it agrees with the judge on 0.67 of the SFT model's pairs where only one summary invents
+# something). But fact coverage fell (0.87 → 0.82), and ROUGE-1 with it (0.72 → 0.67). **So PPO did
+# not make the summaries more complete**, which is what we set out to show, and we say so.
 #
 # Why coverage falls: on pairs where one summary simply covers more facts, the reward model agrees
-# with the judge on 0.62 of them, better than a coin but not by much. Checking that a summary names
-# *the post's* problem and amount is a copy-and-compare job across dozens of tokens, which this
-# 4-layer reward model has only partly learned. PPO climbs the proxy where it is wrong as readily as
-# where it is right; where the proxy cannot see, the policy drifts and drops facts the SFT model
-# used to get right.
+# with the judge on only 0.62 of them. Checking that a summary names *the post's* number is a
+# copy-and-compare job across dozens of tokens, which this 4-layer reward model has only partly
+# learned; the SFT model itself gets the number wrong or leaves it out in 47 of 112 posts. Faced with a
+# reward model that punishes a wrong number surely and rewards a right one only sometimes, the
+# cheapest way up is to say less: PPO's summaries are a little shorter, and in the second example
+# above PPO writes "$" with no amount at all.
 #
-# Pushing harder made it worse, the over-optimisation that public runs report. With lr 1e-4 and
-# β = 0.05 (40 iterations) fact coverage fell to 0.75 and the hallucination rate did not improve
-# (0.25); with lr 1e-4, β = 0.08 and batches of 64 it fell further (0.20) but coverage fell to 0.76.
-# With the earlier 450-step SFT model, lr 3e-4 and β = 0.1, the summaries fell apart ("roommate and
-# I move out?", "my neighbour we paid my neighbour played up?"): coverage 0.32, while the reward
-# model's score kept rising. The defaults (lr 5e-5, β = 0.05, 60 iterations) are the run that cut
-# hallucinations while losing the least coverage.
+# We tried to fix the reward model rather than the policy, and none of it raised coverage (each time
+# measured as above, on this notebook's SFT model): 32,000 comparisons for 1,200 steps (held-out
+# accuracy 0.91, agreement on the SFT model's summaries 0.56); leaving out the `wrong_fact` pairs
+# (right on 99.6% of held-out missing-fact pairs, yet agreement 0.585, and PPO, with eight summaries
+# per post and lr 1e-4, then *raised* the hallucination rate to 0.32); a gentler learning rate for the reward model (agreement 0.65, PPO
+# coverage 0.70). Pushing PPO harder made it worse, the over-optimisation that public runs report:
+# eight summaries per post and lr 1e-4 cut hallucinations to 0.09 but coverage to 0.74 at KL 7.4;
+# with an earlier 450-step SFT model and lr 3e-4 the summaries fell apart ("roommate and I move
+# out?") while the reward model's score kept rising.
 #
 # This is the pattern public runs report at full scale: trlx's GPT-J PPO run went from 0.334 to
 # 0.323 ROUGE-1 while its reward rose, and OpenAI's own paper found that optimising too hard against a
@@ -240,7 +254,7 @@ for i in range(4):
 # held-out comparisons; when it fails there, look at which mistakes the policy makes and put
 # comparisons of exactly those mistakes into the reward model's data (what `wrong_fact` did for our
 # first reward model, and wrong ages for this one); and expect PPO to improve only what the reward
-# model can actually tell apart.
+# model can actually tell apart: here, fewer inventions, not more facts.
 
 # %% [markdown]
 # ## The same code at full size: GPT-2 124M on the real TL;DR data
