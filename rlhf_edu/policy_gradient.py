@@ -29,7 +29,9 @@ from .train import AdamW
 
 @dataclass
 class PGConfig:
-    iterations: int = 30
+    # As many rollout batches as PPO gets (PPOConfig.iterations): with 30, the judge's positive rate
+    # ended at 0.53-0.66 over three seeds; with 60, 0.73-0.78 (SFT: 0.45).
+    iterations: int = 60
     batch_size: int = 32
     max_new_tokens: int = 24
     temperature: float = 1.0

@@ -90,8 +90,10 @@ print(evaluation.side_by_side({"SFT": sft, "PG": policy}, tok, story))
 # ## Summary
 #
 # - The vanilla policy gradient, done carefully, moves the SFT model towards positive tweets: the
-#   reward model's score rises, and the independent judge moves the same way, though less: the
-#   proxy and the judge are not the same thing.
+#   reward model's score rises, and the independent judge moves the same way (its positive rate from
+#   0.45 to 0.78 in our run, at a KL of about 5 nats).
+# - It needs the samples. With 30 batches instead of 60 the judge's positive rate ended between 0.53
+#   and 0.66 over three seeds; one update per batch of fresh samples is a slow way to learn.
 # - Push harder and it breaks. With a learning rate of 1e-3 instead of 3e-4 we saw the policy
 #   collapse onto completions of about four tokens that the reward model scores highly but the
 #   judge does not (its positive rate *fell*, and perplexity under the reference rose above 600):

@@ -62,8 +62,11 @@ plots.plot_ppo_history(history)
 # - **score** rises: the policy learns what the reward model likes;
 # - **kl_k1 / kl_k3** grow from 0 and level off: the KL penalty is the leash;
 # - **entropy** falls slowly: the policy becomes more certain;
-# - **clip_frac** and **approx_kl** stay small: each update moves the policy a little, as PPO intends;
-# - **explained_variance** climbs towards 1 as the value head learns to predict returns.
+# - **clip_frac** and **approx_kl** are largest in the first iterations (in our run about half the
+#   tokens were clipped in the very first one: lr 3e-4 is a big step for this small model, and the
+#   clip is what keeps it from being bigger) and fall towards 0 as the learning rate anneals;
+# - **explained_variance** rises, noisily (to about 0.4 in our run), as the value head learns to
+#   predict returns.
 
 # %% [markdown]
 # ## Judged independently, against the SFT start
@@ -92,8 +95,12 @@ print(evaluation.side_by_side({"SFT": sft, "PPO": policy}, tok, story))
 # ## Summary
 #
 # - PPO moves the SFT model's mixed tweets towards positive ones, and the independent judge agrees
-#   (compare the judge rows of the table), at a KL of about 8 nats per completion.
-# - Look closely at the samples, though: the first signs of reward hacking are already here.
-#   Completions get shorter and repeat the reward model's favourite words ("wonderful", "perfect",
-#   "lovely"), and
-#   distinct-2 drops. Notebook 10 varies the KL leash to see this trade-off directly.
+#   (compare the judge rows of the table), at a KL of about 9 nats per completion.
+# - Look closely at the samples, though: reward hacking is already here. Completions are less than
+#   half as long as SFT's and lean on the reward model's favourite word ("The weather is amazing",
+#   "My friend told me amazing"), and distinct-2 drops. The judge is happy with that, because
+#   "amazing" is in its word list too. Notebook 10 varies the KL leash to see this trade-off directly.
+# - How much hacking you see depends on the run. On another CPU, whose float rounding differed in
+#   the last bits, the same code and seed gave a judge positive rate of 0.995 at KL 8.2, with
+#   completions of about 9 tokens using "wonderful", "perfect" and "lovely"; here 0.979 at KL 8.7
+#   and about 6 tokens. RL amplifies tiny differences: read one run's third digit as one sample.

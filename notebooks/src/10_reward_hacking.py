@@ -67,29 +67,31 @@ for beta in BETAS:
 #
 # What our full-size run shows (the table above; 16 PPO iterations per β, the numbers quoted below):
 #
-# - **The leash works on KL, roughly in order.** KL to the SFT model is about 33 nats at β = 0,
-#   19 at 0.01, 21 at 0.05, 14 at 0.1 and 9 at 0.3. (0.01 and 0.05 swap places: each is one short
-#   run, so do not read the small steps.)
-# - **The drift buys no reward.** The reward-model score is about 1.1 at β = 0, 1.0 at 0.01, 0.9 at
-#   0.05 and 1.2 at β = 0.1: the 18 extra nats of drift that β = 0 allows over β = 0.1 bought *less*
-#   reward, not more. They went into the reward model's blind spots. Only β = 0.3 holds the score
-#   down (0.35).
-# - **The exploit is in the text, not in the scores.** Read the samples at β = 0: "great", "best",
-#   "love" stuffed into completions whatever the prompt, and words glued together ("amazingase",
-#   "soooey"). Per token, the reference model finds this text about 10× less likely than SFT's own
-#   (perplexity ≈ 376 against ≈ 37), and repetition is over 2.5× SFT's.
-# - **Our independent judge was fooled too.** VADER's positive rate is about 0.80 at β = 0, *higher*
-#   than at β = 0.1 (0.73). That is not a bug in the sweep: VADER is a word list, and the policy
-#   learned to emit exactly the kind of words a word list rewards. An "independent" judge only
-#   catches the hacks it does not share with the proxy; here perplexity under the reference and
-#   repetition caught it, the judge did not. (Human readers catch it at once.)
-# - **Too much leash costs the goal.** At β = 0.3 the text stays closest to SFT (lowest KL, highest
-#   distinct-2, lowest repetition) but the judge's positive rate is 0.42, no better than SFT's 0.45.
-#   β = 0.1, notebook 09's setting, sits in the middle: mostly positive, more readable than β = 0,
-#   KL about 14 with this sweep's harder push.
+# - **The leash works on KL, roughly in order.** KL to the SFT model is about 26 nats at β = 0,
+#   27 at 0.01, 20 at 0.05, 13 at 0.1 and 8 at 0.3. (0 and 0.01 swap places: each is one short run,
+#   so do not read the small steps.)
+# - **The exploit is in the text more than in the scores.** Read the samples at β = 0 and 0.01:
+#   "good", "great", "grateful" stuffed into completions whatever the prompt, glued-together words
+#   ("goodey") and runs of filler ("the class is the team is the best"). Per token, the reference
+#   model finds the β = 0 text about 5× less likely than SFT's own (perplexity ≈ 188 against ≈ 37),
+#   and repetition is nearly 4× SFT's (0.14 against 0.04). The reward-model score pays for this only
+#   modestly: 1.14 at β = 0 against 0.83 at β = 0.1, for twice the KL.
+# - **Our independent judge was fooled too.** VADER's positive rate is 0.85 at β = 0, *higher* than
+#   at β = 0.1 (0.69). That is not a bug in the sweep: VADER is a word list, and the policy learned
+#   to emit exactly the kind of words a word list rewards. An "independent" judge only catches the
+#   hacks it does not share with the proxy; here perplexity under the reference and repetition
+#   caught it, the judge did not. (Human readers catch it at once.)
+# - **More leash keeps the text closest to SFT.** At β = 0.3 KL is lowest, distinct-2 highest and
+#   repetition lowest (no more than SFT's), and the judge's positive rate still rose (0.45 → 0.62).
+#   β = 0.1, notebook 09's setting, sits in between: KL about 13 with this sweep's harder push.
 #
-# These are short, hard-pushed runs on a small model (notebook 09's gentler 60-iteration run at
-# β = 0.1 ends near KL 8). The trends are the point, not the third digit.
+# **How much of this is one run?** On another CPU, whose float rounding differed in the last bits
+# (same code, same seeds), the sweep told the same story about KL, perplexity, repetition and VADER,
+# but two details came out differently: there the extra drift at small β bought *no* reward (1.07
+# at β = 0 against 1.24 at β = 0.1), and at β = 0.3 the judge's positive rate stayed at SFT's level
+# (0.42). RL amplifies tiny differences; each β here is one short run, so trust the trends that
+# both runs share, not a single cell of the table. (Notebook 09's gentler 60-iteration run at
+# β = 0.1 ends near KL 9.)
 
 # %%
 # NBVAL_IGNORE_OUTPUT
