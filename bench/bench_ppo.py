@@ -32,9 +32,12 @@ def main():
     tokens = sum(h["tokens"] for h in hist)
     print(f"PPO, {args.iterations} iterations of {cfg.batch_size} completions (max {cfg.max_new_tokens} new tokens), "
           f"{cfg.ppo_epochs} epochs x {cfg.batch_size // cfg.minibatch_size} minibatches")
-    print(f"  per iteration: {wall / len(hist):.2f} s = generation {gen / len(hist):.2f} s"
-          f" + scoring {score / len(hist):.2f} s + update {upd / len(hist):.2f} s")
-    print(f"  share: generation {100 * gen / wall:.0f}%, scoring {100 * score / wall:.0f}%, update {100 * upd / wall:.0f}%")
+    other = wall - gen - score - upd  # set-up (value head, optimizer), prompt drawing, decoding, logging
+    n = len(hist)
+    print(f"  per iteration: {wall / n:.2f} s = generation {gen / n:.2f} s + scoring {score / n:.2f} s"
+          f" + update {upd / n:.2f} s + other {other / n:.2f} s")
+    print(f"  share: generation {100 * gen / wall:.0f}%, scoring {100 * score / wall:.0f}%, "
+          f"update {100 * upd / wall:.0f}%, other {100 * other / wall:.0f}%")
     print(f"  {tokens / wall:,.0f} response tokens/s through the whole loop")
 
 
