@@ -6,7 +6,9 @@ The loop (``train_ppo``), in the spirit of CleanRL, with every detail visible:
    score them with the reward model, and record policy, reference and value
    estimates for every response token;
 2. rewards: every token pays -beta * KL_t; the reward model's score is added
-   at the last *real* token (``token_rewards``);
+   at the last *real* token (``token_rewards``); with several completions per
+   prompt, the score minus the mean of the prompt's other completions
+   (``leave_one_out``);
 3. advantages: GAE with gamma = 1, lambda = 0.95, next value 0 after the
    last token; returns = advantages + values; advantages whitened over real
    tokens (``gae``, ``whiten``);
@@ -63,6 +65,8 @@ class PPOConfig:
     # the other k - 1 completions of the same prompt (the leave-one-out baseline of RLOO): when the
     # reward model's score varies more between prompts than between completions of one prompt, the
     # advantage otherwise says "this was an easy prompt", not "this was a good completion".
+    # The no-EOS penalty becomes relative too (k runaway completions of one prompt cancel out).
+    # Logged "score" and "total_reward" keep the raw score, comparable across k.
     samples_per_prompt: int = 1
     max_grad_norm: float = 1.0
     seed: int = 0
@@ -306,8 +310,8 @@ def train_ppo(policy: GPT, reference: GPT, reward_model, tokenizer, prompts: lis
             "seconds_update": time.perf_counter() - t_update,
             "tokens": int(ro.lengths.sum()),
         }
-        for k in ("policy_loss", "value_loss", "entropy", "clip_frac", "approx_kl"):
-            log[k] = sum(s[k] for s in stats) / len(stats)
+        for key in ("policy_loss", "value_loss", "entropy", "clip_frac", "approx_kl"):
+            log[key] = sum(s[key] for s in stats) / len(stats)
         history.append(log)
         bar.set_postfix(score=f"{log['score']:.2f}", kl=f"{log['kl_k1']:.2f}")
         if callback is not None:

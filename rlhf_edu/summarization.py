@@ -427,6 +427,8 @@ class HFRun:
     sft: TrainConfig = field(default_factory=lambda: TrainConfig(steps=2000, batch_size=16, lr=5e-5,
                                                                  warmup_steps=100, eval_every=500))
     rm: RMTrainConfig = field(default_factory=lambda: RMTrainConfig(steps=2000, batch_size=16, lr=1e-5))
+    # One summary per post here: samples_per_prompt=4 helped the micro model (notebook 11) but has
+    # not been measured at this scale.
     ppo: PPOConfig = field(default_factory=lambda: PPOConfig(iterations=200, batch_size=32, minibatch_size=8,
                                                              max_new_tokens=48, lr=1e-5, beta=0.05,
                                                              no_eos_penalty=-3.0))

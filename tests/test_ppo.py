@@ -297,6 +297,28 @@ def test_leave_one_out_removes_what_the_prompt_alone_explains():
         leave_one_out(scores, 4)
 
 
+class PromptOnlyReward(torch.nn.Module):
+    """A reward model that scores the prompt alone: its first real token's id."""
+
+    def forward(self, sequences, attention_mask):
+        first = attention_mask.long().argmax(1)
+        return sequences[torch.arange(len(sequences)), first].float()
+
+
+def test_leave_one_out_baseline_reaches_the_update():
+    # Scores that depend only on the prompt say nothing about the completions: with the baseline
+    # every advantage is 0 in the first iteration (V = 0, KL = 0), so both losses are exactly 0.
+    policy = tiny()
+    _, hist = train_ppo(policy, frozen_copy(policy), PromptOnlyReward(), TOK, PROMPTS,
+                        tiny_cfg(iterations=1, samples_per_prompt=4), progress=False)
+    assert hist[0]["policy_loss"] == 0.0 and hist[0]["value_loss"] == 0.0
+    assert hist[0]["score"] > 0  # the raw score is what gets logged
+    policy = tiny()
+    _, hist = train_ppo(policy, frozen_copy(policy), PromptOnlyReward(), TOK, PROMPTS,
+                        tiny_cfg(iterations=1, samples_per_prompt=1), progress=False)
+    assert hist[0]["value_loss"] > 0  # without it, the prompt's score is all there is to learn
+
+
 def test_samples_per_prompt_samples_each_prompt_k_times_in_a_row():
     seen = []
     policy = tiny()

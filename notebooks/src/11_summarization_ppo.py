@@ -168,11 +168,12 @@ print(f"  same facts, only one hallucinates: {agreement['hallucination_agreement
 # the last real token, GAE, clipped losses. Two summarisation-specific settings:
 #
 # - A summary that never emits EOS within the budget scores a flat −3 (`no_eos_penalty`), so running
-#   on forever is never a way to collect reward.
+#   on forever is never a way to collect reward (a runaway summary scores below its post's other
+#   summaries).
 # - **Four summaries per post** (`samples_per_prompt=4`), each scored against the mean score of the
 #   other three. Why: the reward model's score differs more from one post to another than between two
 #   summaries of the same post. The value head is supposed to learn that baseline, but in our runs it
-#   never did (explained variance stayed near 0, see its panel above), so the advantage mostly said
+#   never does (its explained variance stays near 0: the panel below), so, left to it, the advantage says
 #   "this post scores high", not "this summary is good". With one summary per post, PPO left the
 #   reward-model score on held-out posts where it was (−0.094 → −0.094) and the hallucination rate
 #   rose (0.24 → 0.27): drift, not learning. Subtracting the other summaries' mean (the
