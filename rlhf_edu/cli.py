@@ -1,4 +1,4 @@
-"""The ``rlhf-edu`` command line.
+"""The rlhf-edu command line.
 
     rlhf-edu examples                 print every worked number of the story
     rlhf-edu sentiment [--out DIR]    pretrain -> SFT -> reward model -> PPO on tweets,
@@ -8,7 +8,8 @@
     rlhf-edu figures [--out DIR]      regenerate the figures/ folder
 
 Stages reuse checkpoints from the cache ($RLHF_EDU_CACHE, default ~/.cache/rlhf_edu);
-``--retrain`` trains everything again.
+--retrain trains everything again. Training runs at full size unless $RLHF_EDU_SIZE=test
+(a few steps per stage, as under pytest).
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ def cmd_sentiment(args) -> int:
     out.mkdir(parents=True, exist_ok=True)
     progress = not args.no_progress
     t0 = time.perf_counter()
+    print(pipeline.describe_size())
     print(f"cache: {pipeline.cache_dir()}   output: {out}")
     tok = pipeline.tokenizer()
     pre, pre_hist = pipeline.pretrained_model(retrain=args.retrain, progress=progress)
@@ -89,6 +91,7 @@ def cmd_summarize(args) -> int:
         metrics, samples, prompts = res["metrics"], res["samples"], res["eval_prompts"]
         ppo_hist, rm_acc = res["ppo_history"], res["rm_info"]["heldout_accuracy"]
     else:
+        print(sm.describe_size())
         print(f"cache: {sm.cache_dir()}   output: {out}")
         sm.pretrained_model(retrain=args.retrain, progress=progress)
         sft, _ = sm.sft_model(retrain=args.retrain, progress=progress)
@@ -109,6 +112,13 @@ def cmd_summarize(args) -> int:
     print(f"\ncurves saved to {out / 'ppo_training.png'}")
     print(f"done in {time.perf_counter() - t0:.0f} s")
     return 0
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive whole number, got {text}")
+    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -135,7 +145,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tldr-dir", default=None, help="local openai_summarize_tldr files (default: the Hub)")
     p.add_argument("--comparisons-dir", default=None,
                    help="local openai_summarize_comparisons files (default: the Hub)")
-    p.add_argument("--max-rows", type=int, default=None, help="read at most this many rows per split")
+    p.add_argument("--max-rows", type=_positive_int, default=None,
+                   help="with --hf-model: read at most this many rows per split")
     p.add_argument("--device", default="cpu",
                    help='with --hf-model: where the model trains, e.g. "cuda" (default: %(default)s)')
     p.set_defaults(func=cmd_summarize)
@@ -143,8 +154,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    return args.func(args)
+    ap = build_parser()
+    args = ap.parse_args(argv)
+    if getattr(args, "hf_model", None) is None and (getattr(args, "tldr_dir", None) or getattr(args, "comparisons_dir", None)
+                                                     or getattr(args, "max_rows", None) or getattr(args, "device", "cpu") != "cpu"):
+        ap.error("--tldr-dir, --comparisons-dir, --max-rows and --device go with --hf-model")
+    try:
+        return args.func(args)
+    except (ValueError, ImportError, OSError) as e:
+        # Bad settings, a missing extra, a missing file: one clear line, not a traceback.
+        print(f"rlhf-edu: error: {e}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

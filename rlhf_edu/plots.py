@@ -237,6 +237,16 @@ def plot_reward_by_label(scores, labels, names) -> Figure:
     return fig
 
 
+# What each logged key means, for panel titles (the key itself stays in brackets, to find it in the code).
+RL_LABELS = {
+    "score": "reward-model score", "kl_k1": "KL to reference, k1 (nats)", "kl_k3": "KL to reference, k3 (nats)",
+    "total_reward": "score - beta * KL", "policy_loss": "policy loss", "value_loss": "value loss",
+    "entropy": "entropy (nats/token)", "clip_frac": "share of ratios clipped", "approx_kl": "KL old -> new policy",
+    "explained_variance": "value head: explained variance", "beta": "KL coefficient beta",
+    "lr": "learning rate", "length": "completion length (tokens)",
+}
+
+
 def plot_rl_history(history: list[dict], keys=("score", "kl_k1", "total_reward"), title: str = "") -> Figure:
     """One panel per logged quantity, against the RL iteration."""
     n = len(keys)
@@ -247,7 +257,8 @@ def plot_rl_history(history: list[dict], keys=("score", "kl_k1", "total_reward")
     its = [h["iteration"] for h in history]
     for ax, key in zip(axes.flat, keys):
         ax.plot(its, [h[key] for h in history], marker=".")
-        ax.set(title=key, xlabel="iteration")
+        label = RL_LABELS.get(key)
+        ax.set(title=f"{label} [{key}]" if label else key, xlabel="iteration")
         _grid(ax)
     for ax in list(axes.flat)[n:]:
         ax.axis("off")

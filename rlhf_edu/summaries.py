@@ -1126,9 +1126,9 @@ def _datasets():
     try:
         return _import_datasets()
     except ImportError as e:
-        raise ImportError("loading the CarperAI TL;DR data from the Hub needs the "
-                          "'datasets' package: pip install datasets (or pass data_dir= "
-                          "with local jsonl files)") from e
+        raise ImportError("loading the CarperAI TL;DR data from the Hub needs the 'datasets' "
+                          "package: pip install -e \".[hf]\" (or read local files in the CarperAI "
+                          "schemas: data_dir=, or --tldr-dir / --comparisons-dir on the command line)") from None
 
 
 def _load_rows(name: str, data_dir: str | None, use_datasets: bool | None,

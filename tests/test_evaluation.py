@@ -33,3 +33,16 @@ def test_cli_examples_prints_the_worked_numbers(capsys):
 def test_cli_rejects_unknown_commands():
     with pytest.raises(SystemExit):
         cli.main(["nonsense"])
+
+
+def test_cli_bad_arguments_get_one_line_errors(capsys, tmp_path):
+    with pytest.raises(SystemExit):
+        cli.main(["summarize", "--max-rows", "-3"])
+    assert "positive whole number" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        cli.main(["summarize", "--tldr-dir", "somewhere"])  # offline task: local files need --hf-model
+    assert "go with --hf-model" in capsys.readouterr().err
+    code = cli.main(["summarize", "--hf-model", "tiny", "--tldr-dir", str(tmp_path / "missing"),
+                     "--comparisons-dir", str(tmp_path / "missing"), "--out", str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert code == 2 and err.startswith("rlhf-edu: error:") and "Traceback" not in err
