@@ -224,22 +224,22 @@ for i in range(4):
 # part. The hallucination rate fell from 0.24 to 0.14: inventions are what this reward model can see
 # best (it agrees with the judge on 0.67 of the SFT model's pairs where only one summary invents
 # something). But fact coverage fell (0.87 → 0.82), and ROUGE-1 with it (0.72 → 0.67). **So PPO did
-# not make the summaries more complete**, which is what we set out to show, and we say so.
+# not make the summaries more complete**, though that was the point of the exercise.
 #
 # Why coverage falls: on pairs where one summary simply covers more facts, the reward model agrees
 # with the judge on only 0.62 of them. Checking that a summary names *the post's* number is a
 # copy-and-compare job across dozens of tokens, which this 4-layer reward model has only partly
 # learned; the SFT model itself gets the number wrong or leaves it out in 47 of 112 posts. Faced with a
-# reward model that punishes a wrong number surely and rewards a right one only sometimes, the
-# cheapest way up is to say less: PPO's summaries are a little shorter, and in the second example
+# reward model that punishes an invention more reliably than it rewards a fact, the cheapest way up
+# is to say less: PPO's summaries are a little shorter, and in the second example
 # above PPO writes "$" with no amount at all.
 #
 # We tried to fix the reward model rather than the policy, and none of it raised coverage (each time
 # measured as above, on this notebook's SFT model): 32,000 comparisons for 1,200 steps (held-out
 # accuracy 0.91, agreement on the SFT model's summaries 0.56); leaving out the `wrong_fact` pairs
 # (right on 99.6% of held-out missing-fact pairs, yet agreement 0.585, and PPO, with eight summaries
-# per post and lr 1e-4, then *raised* the hallucination rate to 0.32); a gentler learning rate for the reward model (agreement 0.65, PPO
-# coverage 0.70). Pushing PPO harder made it worse, the over-optimisation that public runs report:
+# per post and lr 1e-4, then *raised* the hallucination rate to 0.32); a gentler learning rate for
+# the reward model (agreement 0.65, PPO coverage 0.70). Pushing PPO harder made it worse, the over-optimisation that public runs report:
 # eight summaries per post and lr 1e-4 cut hallucinations to 0.09 but coverage to 0.74 at KL 7.4;
 # with an earlier 450-step SFT model and lr 3e-4 the summaries fell apart ("roommate and I move
 # out?") while the reward model's score kept rising.
