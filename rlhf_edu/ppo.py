@@ -66,7 +66,8 @@ class PPOConfig:
     # reward model's score varies more between prompts than between completions of one prompt, the
     # advantage otherwise says "this was an easy prompt", not "this was a good completion".
     # The no-EOS penalty becomes relative too (k runaway completions of one prompt cancel out).
-    # Logged "score" and "total_reward" keep the raw score, comparable across k.
+    # Logged "score" and "total_reward" keep the raw score, comparable across k; "explained_variance"
+    # is against the baseline-subtracted returns, so compare it only between runs with the same k.
     samples_per_prompt: int = 1
     max_grad_norm: float = 1.0
     seed: int = 0
