@@ -16,7 +16,7 @@ CarperAI republished it:
   the same string the SFT model sees. ``Comparison.sft_prompt`` and
   ``Comparison.chosen_summary`` give the SFT-shaped halves.
 
-Real posts are far too long for a tiny GPT on a CPU (context 96 tokens), so
+Real posts are far too long for a tiny GPT on a CPU (a context of 112 tokens), so
 this module *generates* short posts (about 25-45 words) from phrase banks and a
 seed: a counterpart (roommate, boss, sister, ...), a problem, often a number
 (a duration, an amount of money, a count), a question, plus sentences that are

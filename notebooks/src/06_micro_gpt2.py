@@ -108,8 +108,8 @@ print(f"n_layer={cfg.n_layer} n_head={cfg.n_head} d_model={cfg.d_model} head_dim
 
 # %% [markdown]
 # **Correction 2: "about 1M parameters" holds only with a small vocabulary.** With the GPT-2
-# tokenizer the token embedding alone is 50,257 × 128 = 6.4M parameters, six times the rest of the
-# model. With our 2,048-id vocabulary the whole model is about 1.06M. Both counts, from code:
+# tokenizer the token embedding alone is 50,257 × 128 = 6.4M parameters, six times our whole compact
+# model and eight times everything but its embedding. With our 2,048-id vocabulary the whole model is about 1.06M. Both counts, from code:
 
 # %%
 for name, vocab in [("compact BPE", tok.vocab_size), ("GPT-2 BPE", 50257)]:

@@ -39,7 +39,8 @@ print(pipeline.describe_size())
 #    from the full softmax during RL.
 #
 # We also subtract a **baseline**, the batch's mean reward: the gradient's expectation does not
-# change, its noise drops a lot. The total reward of a completion is
+# change, its noise drops a lot. (We then divide by the rewards' standard deviation too, so the
+# step size does not depend on the reward's scale: `PGConfig.normalise`.) The total reward of a completion is
 # $R = r_{\text{RM}} - \beta \sum_t \big(\log\pi(y_t) - \log\pi_{\text{ref}}(y_t)\big)$ with β = 0.1.
 
 # %%

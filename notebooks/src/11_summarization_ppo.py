@@ -86,8 +86,8 @@ for c in pairs[:4]:
 # posts of the comparison table below, the SFT model's fact coverage was 0.22 after 150 steps, 0.66
 # after 450 and 0.87 after 1,000 (our default, about two minutes on a 2-core CPU). The last jump is
 # the model learning to *copy*: after 450 steps it wrote the post's own number in 7% of its
-# summaries and a made-up one in most of the rest (hallucination rate 0.84); after 1,000 steps, 57%
-# and 0.25.
+# summaries and a made-up one in most of the rest (hallucination rate 0.84); after 1,000 steps, 58%
+# and 0.24.
 
 # %%
 # NBVAL_IGNORE_OUTPUT
@@ -172,9 +172,9 @@ print(f"  same facts, only one hallucinates: {agreement['hallucination_agreement
 #   summaries).
 # - **Four summaries per post** (`samples_per_prompt=4`), each scored against the mean score of the
 #   other three. Why: the reward model's score differs more from one post to another than between two
-#   summaries of the same post. The value head is supposed to learn that baseline, but in our runs it
-#   never does (its explained variance stays near 0: the panel below), so, left to it, the advantage says
-#   "this post scores high", not "this summary is good". With one summary per post, PPO left the
+#   summaries of the same post. The value head is supposed to learn that baseline, but in our
+#   one-summary-per-post run it never did (its explained variance stayed between −0.02 and 0.06 over
+#   60 iterations), so the advantage said "this post scores high", not "this summary is good". With one summary per post, PPO left the
 #   reward-model score on held-out posts where it was (−0.094 → −0.094) and the hallucination rate
 #   rose (0.24 → 0.27): drift, not learning. Subtracting the other summaries' mean (the
 #   leave-one-out baseline of RLOO) removes what the post alone explains, and it adds no bias: the
@@ -250,7 +250,7 @@ for i in range(4):
 # caught it here; the reward score alone says the run went up.
 #
 # What helped most was supervised: 1,000 SFT steps instead of 450 lifted fact coverage from 0.66 to
-# 0.87 and cut the hallucination rate from 0.84 to 0.25. The lessons for any RLHF run: get the SFT
+# 0.87 and cut the hallucination rate from 0.84 to 0.24. The lessons for any RLHF run: get the SFT
 # model as good as you can first; test the reward model on the *policy's own samples*, not only on
 # held-out comparisons; when it fails there, look at which mistakes the policy makes and put
 # comparisons of exactly those mistakes into the reward model's data (what `wrong_fact` did for our
