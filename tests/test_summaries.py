@@ -358,3 +358,16 @@ def test_bad_inputs(posts):
         S.comparison_pairs([], 1)
     assert len(S.comparison_pairs(few, 20)) == 20  # the limit itself is fine
     assert len(S.comparison_pairs(few)) == 5       # default: one pair per post
+
+
+def test_hallucination_pairs_include_a_wrong_age(pairs):
+    # The 1,000-step SFT model's commonest invention: the counterpart's age tag with a number the post
+    # never states ("(41M)" for a 48-year-old). Some hallucination pairs must teach exactly that.
+    wrong_ages = 0
+    for c in (c for c in pairs if c.reason == "hallucination"):
+        post_numbers = set(re.findall(r"\d+", c.post.post))
+        for age in re.findall(r"\((\d+)[MF]\)", c.rejected_summary):
+            if age not in post_numbers:
+                wrong_ages += 1
+                assert age in S.hallucinated_terms(c.post, c.rejected)  # and the judge sees it
+    assert wrong_ages > 0
