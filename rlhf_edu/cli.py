@@ -156,8 +156,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     ap = build_parser()
     args = ap.parse_args(argv)
-    if getattr(args, "hf_model", None) is None and (getattr(args, "tldr_dir", None) or getattr(args, "comparisons_dir", None)
-                                                     or getattr(args, "max_rows", None) or getattr(args, "device", "cpu") != "cpu"):
+    if args.command == "summarize" and not args.hf_model and (
+            args.tldr_dir or args.comparisons_dir or args.max_rows or args.device != "cpu"):
         ap.error("--tldr-dir, --comparisons-dir, --max-rows and --device go with --hf-model")
     try:
         return args.func(args)
