@@ -348,7 +348,7 @@ def _policy_stage(kind: str, setup: SentimentSetup, rl: RLHFSetup, cfg, retrain:
     if kind == "ppo":
         _, history = train_ppo(policy, reference, rm, tok, rl_prompts(setup), cfg, progress=progress)
     else:
-        history = train_policy_gradient(policy, reference, rm, tok, rl_prompts(setup), cfg, progress=progress)
+        _, history = train_policy_gradient(policy, reference, rm, tok, rl_prompts(setup), cfg, progress=progress)
     ckpt.save_model(policy, d, policy.config.to_dict(), {"stage": kind, "history": history})
     return policy.eval(), history
 

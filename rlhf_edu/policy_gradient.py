@@ -24,7 +24,7 @@ import torch
 from . import formulas
 from .model import GPT, response_logprobs
 from .rollout import collect_rollout
-from .train import AdamW
+from .optim import adamw
 
 
 @dataclass
@@ -64,8 +64,8 @@ def pg_loss(policy: GPT, ro, advantages: torch.Tensor, temperature: float = 1.0)
 
 
 def train_policy_gradient(policy: GPT, reference: GPT, reward_model, tokenizer, prompts: list[str],
-                          cfg: PGConfig, progress: bool = True, callback=None) -> list[dict]:
-    """Update ``policy`` in place; returns one log dict per iteration."""
+                          cfg: PGConfig, progress: bool = True, callback=None):
+    """Update ``policy`` in place. Returns (policy, list of per-iteration log dicts), like ``train_ppo``."""
     from tqdm.auto import tqdm
 
     torch.manual_seed(cfg.seed)
@@ -73,7 +73,7 @@ def train_policy_gradient(policy: GPT, reference: GPT, reward_model, tokenizer, 
         m.eval()
         for p in m.parameters():
             p.requires_grad_(False)
-    opt = AdamW(policy.parameters(), lr=cfg.lr)
+    opt = adamw(policy.parameters(), lr=cfg.lr)
     gen = torch.Generator().manual_seed(cfg.seed)
     history = []
     for it in tqdm(range(cfg.iterations), desc="policy gradient", disable=not progress):
@@ -96,4 +96,4 @@ def train_policy_gradient(policy: GPT, reference: GPT, reward_model, tokenizer, 
         if callback is not None:
             callback(log, ro)
     policy.eval()
-    return history
+    return policy, history

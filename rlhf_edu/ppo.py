@@ -33,7 +33,7 @@ import torch.nn as nn
 from . import formulas
 from .model import GPT, model_device, response_logprobs
 from .rollout import Rollout, collect_rollout
-from .train import AdamW
+from .optim import adamw
 
 
 @dataclass
@@ -246,7 +246,7 @@ def train_ppo(policy: GPT, reference: GPT, reward_model, tokenizer, prompts: lis
             p.requires_grad_(False)
     model = PolicyWithValue(policy)
     model.eval()  # dropout off everywhere during RL: ratio must be exactly 1 before the first update
-    opt = AdamW(model.parameters(), lr=cfg.lr, eps=1e-5)
+    opt = adamw(model.parameters(), lr=cfg.lr, eps=1e-5)
     kl_ctl = AdaptiveKLController(cfg.beta, cfg.target_kl, cfg.kl_horizon)
     gen = torch.Generator().manual_seed(cfg.seed)
     history = []

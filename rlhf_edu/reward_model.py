@@ -109,10 +109,11 @@ def train_reward_model(rm: RewardModel, tokenizer, pairs: list[tuple[str, str]],
     """Minimise the Bradley-Terry loss over random minibatches of pairs. Returns the loss/accuracy history."""
     from tqdm.auto import tqdm
 
-    from .train import AdamW, TrainConfig, lr_at
+    from .optim import adamw
+    from .train import TrainConfig, lr_at
 
     torch.manual_seed(cfg.seed)
-    opt = AdamW(rm.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    opt = adamw(rm.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     sched = TrainConfig(steps=cfg.steps, lr=cfg.lr, warmup_steps=max(1, cfg.steps // 20))
     chosen_ids = [tokenizer.encode(c) + [tokenizer.eos_id] for c, _ in pairs]
     rejected_ids = [tokenizer.encode(r) + [tokenizer.eos_id] for _, r in pairs]

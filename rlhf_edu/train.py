@@ -21,6 +21,7 @@ from tqdm.auto import tqdm
 
 from . import checkpoint as ckpt
 from .model import GPT, model_device
+from .optim import AdamW, adamw
 
 Batch = tuple[torch.Tensor, torch.Tensor, torch.Tensor]  # inputs, targets, loss mask
 
@@ -56,70 +57,12 @@ def lr_at(step: int, cfg: TrainConfig) -> float:
     return cfg.lr * (cfg.min_lr_ratio + (1 - cfg.min_lr_ratio) * cosine)
 
 
-class AdamW:
-    """Adam with decoupled weight decay: the same update as PyTorch's own ``AdamW``.
-
-    With ``weight_decay=0`` (the default here) it is plain Adam. Every trainer in the package
-    uses it. Why not ``torch.optim``: building any ``torch.optim`` optimizer imports
-    ``torch._dynamo``, the compiler stack, which takes seconds on a laptop (47 s on our
-    2-core CI machine) in every fresh kernel, and we never compile. The state has torch's
-    names (``step``, ``exp_avg``, ``exp_avg_sq``) and tests/test_train.py checks that the
-    two give the same parameters.
-    """
-
-    def __init__(self, params, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
-                 eps: float = 1e-8, weight_decay: float = 0.0):
-        def as_list(ps):  # a lone tensor is one parameter, not a sequence of rows
-            return [ps] if isinstance(ps, torch.Tensor) else list(ps)
-
-        params = as_list(params)
-        groups = params if params and isinstance(params[0], dict) else [{"params": params}]
-        defaults = {"lr": lr, "betas": tuple(betas), "eps": eps, "weight_decay": weight_decay}
-        self.param_groups = [{**defaults, **g, "params": as_list(g["params"])} for g in groups]
-        every = [p for g in self.param_groups for p in g["params"]]
-        if len({id(p) for p in every}) != len(every):
-            raise ValueError("a parameter appears more than once in the optimizer's groups")
-        for g in self.param_groups:
-            if g["lr"] < 0 or g["eps"] < 0 or g["weight_decay"] < 0 or not all(0 <= b < 1 for b in g["betas"]):
-                raise ValueError(f"bad AdamW settings: { {k: v for k, v in g.items() if k != 'params'} }")
-        self.state: dict[torch.Tensor, dict[str, torch.Tensor]] = {}
-
-    def zero_grad(self, set_to_none: bool = True) -> None:
-        for g in self.param_groups:
-            for p in g["params"]:
-                if set_to_none:
-                    p.grad = None
-                elif p.grad is not None:
-                    p.grad.zero_()
-
-    @torch.no_grad()
-    def step(self) -> None:
-        for g in self.param_groups:
-            beta1, beta2 = g["betas"]
-            for p in g["params"]:
-                if p.grad is None:
-                    continue
-                st = self.state.get(p)
-                if not st:
-                    st = self.state[p] = {"step": torch.tensor(0.0), "exp_avg": torch.zeros_like(p),
-                                          "exp_avg_sq": torch.zeros_like(p)}
-                st["step"] += 1
-                t = st["step"].item()
-                if g["weight_decay"]:
-                    p.mul_(1 - g["lr"] * g["weight_decay"])  # decoupled: not part of the gradient
-                st["exp_avg"].lerp_(p.grad, 1 - beta1)
-                st["exp_avg_sq"].mul_(beta2).addcmul_(p.grad, p.grad, value=1 - beta2)
-                # Bias correction: the moving averages start at zero.
-                denom = (st["exp_avg_sq"].sqrt() / (1 - beta2 ** t) ** 0.5).add_(g["eps"])
-                p.addcdiv_(st["exp_avg"], denom, value=-g["lr"] / (1 - beta1 ** t))
-
-
 def make_optimizer(model: torch.nn.Module, cfg: TrainConfig) -> AdamW:
     # No weight decay on biases, LayerNorm and embeddings' 1-D params (GPT-2 practice).
     decay = [p for p in model.parameters() if p.requires_grad and p.dim() >= 2]
     no_decay = [p for p in model.parameters() if p.requires_grad and p.dim() < 2]
     groups = [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
-    return AdamW(groups, lr=cfg.lr, betas=cfg.betas)
+    return adamw(groups, lr=cfg.lr, betas=cfg.betas)
 
 
 def lm_loss(model: GPT, inputs, targets, loss_mask) -> torch.Tensor:
