@@ -7,11 +7,13 @@ PPO iterations with the default PPOConfig, and prints where the time goes.
 """
 
 import argparse
+import copy
 import dataclasses
 import time
 
-from rlhf_edu import pipeline
+from rlhf_edu.model import frozen_copy
 from rlhf_edu.ppo import train_ppo
+from rlhf_edu.sentiment import pipeline
 
 
 def main():
@@ -21,8 +23,8 @@ def main():
     tok = pipeline.tokenizer()
     sft, _ = pipeline.sft_model()
     rm, _ = pipeline.reward_model()
-    cfg = dataclasses.replace(pipeline.RLHF_DEFAULT.ppo, iterations=args.iterations)
-    policy, reference = pipeline.copy.deepcopy(sft), pipeline.frozen_copy(sft)
+    cfg = dataclasses.replace(pipeline.rl_setup().ppo, iterations=args.iterations)
+    policy, reference = copy.deepcopy(sft), frozen_copy(sft)
     t0 = time.perf_counter()
     _, hist = train_ppo(policy, reference, rm, tok, pipeline.rl_prompts(), cfg, progress=False)
     wall = time.perf_counter() - t0

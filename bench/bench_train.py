@@ -12,7 +12,7 @@ import time
 
 import torch
 
-from rlhf_edu.data import generate_tweets
+from rlhf_edu.sentiment.corpus import generate_tweets
 from rlhf_edu.model import GPT, count_parameters, generate, micro_config
 from rlhf_edu.train import TrainConfig, lm_loss, make_optimizer
 
@@ -72,7 +72,8 @@ def main():
     best, median = best_of(step, args.steps)
     tokens = x.numel()
     gflops = train_flops_per_token(cfg) * tokens / best / 1e9
-    print(f"training, batch {args.batch}x{cfg.block_size}: best step {best * 1000:.0f} ms, median {median * 1000:.0f} ms")
+    print(f"training, batch {args.batch}x{cfg.block_size}: best step {best * 1000:.0f} ms, "
+          f"median {median * 1000:.0f} ms")
     print(f"  {tokens / best:,.0f} tokens/s (best), {tokens / median:,.0f} tokens/s (median)")
     print(f"  {gflops:.1f} GFLOP/s = {100 * gflops / peak:.0f}% of the GEMM peak (best step), "
           f"{100 * gflops * best / median / peak:.0f}% (median step)")

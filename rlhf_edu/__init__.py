@@ -1,22 +1,36 @@
 """rlhf_edu: Reinforcement Learning from Human Feedback, from scratch.
 
-One module per idea of the story:
+One module per idea; the core is flat, each task has its folder.
+
+The core, in the order of the story:
 
 - ``formulas``        the worked formulas (sequence probability, Bradley-Terry, PPO clip, KL ...)
+- ``tokenizer``       GPT-2 BPE (offline) and a compact BPE trained on the corpus
+- ``model``           the micro GPT-2: config, forward, KV-cache generation, log-probs
+- ``optim``           AdamW, written out (why: see the module), and its one factory
+- ``train``           pretraining and SFT (next-token loss, batches, the training loop)
+- ``checkpoint``      safetensors checkpoints that resume exactly
+- ``reward_model``    the Bradley-Terry reward model and its calibration
+- ``rollout``         sample completions and score them (shared by every RL loop)
+- ``policy_gradient`` RLHF with the vanilla policy-gradient loop
+- ``ppo``             RLHF with PPO (the PPO loss is ``ppo_losses``)
+- ``evaluation``      sampling for evaluation, text metrics, the metrics table (shared by both tasks)
+- ``stages``          run size, the on-disk cache, stages trained once (shared by both tasks)
+- ``files``           reading a dataset's rows from the Hub or local files
+- ``hf``              a Hugging Face ``transformers`` model behind our model interface
+
+The tasks:
+
+- ``sentiment/``      tweets made positive (notebooks 06-10): corpus, VADER judge, evaluation, pipeline
+- ``tldr/``           TL;DR summaries (notebook 11): posts, fact judge, comparisons, CarperAI loaders,
+                      evaluation, pipeline
+
+Teaching helpers:
+
 - ``examples``        every worked number of the story, computed by ``formulas``
 - ``plots``, ``widgets``, ``figures``  what the notebooks draw and the sliders they show
-- ``tokenizer``       GPT-2 BPE (offline) and a compact BPE trained on the corpus
-- ``data``            the tweet corpus (synthetic offline default, Hugging Face loader)
-- ``judge``           the independent sentiment judge (VADER): evaluates, never trains
-- ``model``           the micro GPT-2: config, forward, KV-cache generation, log-probs
-- ``train``, ``checkpoint``  pretraining and SFT; safetensors checkpoints that resume exactly
-- ``reward_model``    the Bradley-Terry reward model
-- ``rollout``         sample completions and score them (shared by both RL loops)
-- ``policy_gradient`` RLHF with the vanilla policy-gradient loop
-- ``ppo``             RLHF with PPO (the PPO loss lives here)
-- ``evaluation``      the metrics every notebook and the CLI report
-- ``pipeline``        each stage cached on disk, trained when absent
-- ``cli``             ``rlhf-edu`` command line
+
+- ``cli``             the ``rlhf-edu`` command line
 """
 
 __version__ = "0.1.0"

@@ -2,7 +2,8 @@
 
     rlhf-edu examples                 print every worked number of the story
     rlhf-edu sentiment [--out DIR]    pretrain -> SFT -> reward model -> PPO on tweets,
-                                      a before/after table, samples, and curves as PNG
+                                      a before/after table, samples, and curves as PNG;
+                                      --algo pg|rloo|grpo|dpo fine-tunes with another algorithm
     rlhf-edu summarize [--out DIR]    SFT -> reward model -> PPO for TL;DR summaries (offline task),
                                       or --hf-model gpt2 for the Hugging Face / CarperAI scale
     rlhf-edu figures [--out DIR]      regenerate the figures/ folder
@@ -34,38 +35,50 @@ def cmd_figures(args) -> int:
     return 0
 
 
-def cmd_sentiment(args) -> int:
+def _start(args, offline: bool = True):
+    """What every training command does first: seed, output folder, and say where things go."""
     import torch
 
-    from . import data, evaluation, pipeline, plots
+    from . import stages
 
     torch.manual_seed(0)
     out = pathlib.Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    progress = not args.no_progress
-    t0 = time.perf_counter()
-    print(pipeline.describe_size())
-    print(f"cache: {pipeline.cache_dir()}   output: {out}")
+    if offline:
+        print(stages.describe_size())
+        print(f"cache: {stages.cache_dir()}   output: {out}")
+    return out, not args.no_progress, time.perf_counter()
+
+
+def cmd_sentiment(args) -> int:
+    from . import plots
+    from .evaluation import side_by_side
+    from .model import frozen_copy
+    from .sentiment import corpus, evaluation, pipeline
+
+    out, progress, t0 = _start(args)
     tok = pipeline.tokenizer()
     pre, pre_hist = pipeline.pretrained_model(retrain=args.retrain, progress=progress)
     sft, sft_hist = pipeline.sft_model(retrain=args.retrain, progress=progress)
     rm, rm_info = pipeline.reward_model(retrain=args.retrain, progress=progress)
-    policy, ppo_hist = pipeline.ppo_policy(retrain=args.retrain, progress=progress)
+    policy, rl_hist = pipeline.policy(args.algo, retrain=args.retrain, progress=progress)
     train_seconds = time.perf_counter() - t0
+    name = ALGO_NAMES[args.algo]
     print(f"\nreward model held-out pairwise accuracy: {rm_info['heldout_accuracy']:.3f}")
 
-    reference = pipeline.frozen_copy(sft)
-    metrics = evaluation.compare_policies({"SFT": sft, "PPO": policy}, reference, rm, tok,
-                                          pipeline.evaluation_prompts())
-    print("\n" + evaluation.metrics_table(metrics))
+    reference = frozen_copy(sft)
+    table = evaluation.compare_policies({"SFT": sft, name: policy}, reference, rm, tok,
+                                     pipeline.evaluation_prompts())
+    print("\n" + evaluation.metrics_table(table))
     print("\nsamples (same prompts, same seed):\n")
-    print(evaluation.side_by_side({"SFT": sft, "PPO": policy}, tok, [p for p in data.RL_PROMPTS for _ in range(2)]))
+    print(side_by_side({"SFT": sft, name: policy}, tok, [p for p in corpus.RL_PROMPTS for _ in range(2)]))
     print()
 
     saved = []
     for name, fig in [("pretrain_sft_loss.png", plots.plot_lm_training(pre_hist, sft_hist)),
                       ("reward_model_training.png", plots.plot_rm_training(rm_info["history"])),
-                      ("ppo_training.png", plots.plot_ppo_history(ppo_hist))]:
+                      (f"{args.algo}_training.png", plots.plot_ppo_history(rl_hist) if args.algo == "ppo"
+                       else plots.plot_history(rl_hist, f"{name}: one point per iteration"))]:
         fig.savefig(out / name, dpi=100, metadata={"Software": None})
         saved.append(name)
     print(f"curves saved to {out}: {', '.join(saved)}")
@@ -74,15 +87,11 @@ def cmd_sentiment(args) -> int:
 
 
 def cmd_summarize(args) -> int:
-    import torch
+    from . import plots
+    from .tldr import evaluation as tldr_evaluation
+    from .tldr import pipeline as sm
 
-    from . import plots, summarization as sm
-
-    torch.manual_seed(0)
-    out = pathlib.Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    progress = not args.no_progress
-    t0 = time.perf_counter()
+    out, progress, t0 = _start(args, offline=not args.hf_model)
     if args.hf_model:
         make = sm.HFRun.smoke if args.hf_model == "tiny" else sm.HFRun
         run = make(model=args.hf_model, tldr_dir=args.tldr_dir, comparisons_dir=args.comparisons_dir,
@@ -91,8 +100,6 @@ def cmd_summarize(args) -> int:
         metrics, samples, prompts = res["metrics"], res["samples"], res["eval_prompts"]
         ppo_hist, rm_acc = res["ppo_history"], res["rm_info"]["heldout_accuracy"]
     else:
-        print(sm.describe_size())
-        print(f"cache: {sm.cache_dir()}   output: {out}")
         sm.pretrained_model(retrain=args.retrain, progress=progress)
         sft, _ = sm.sft_model(retrain=args.retrain, progress=progress)
         rm, rm_info = sm.reward_model(retrain=args.retrain, progress=progress)
@@ -101,7 +108,7 @@ def cmd_summarize(args) -> int:
         prompts = [p.prompt for p in sm.test_posts()]
         rm_acc = rm_info["heldout_accuracy"]
     print(f"\nreward model held-out pairwise accuracy: {rm_acc:.3f}")
-    print("\n" + sm.metrics_table(metrics))
+    print("\n" + tldr_evaluation.metrics_table(metrics))
     print("\nsummaries of held-out posts (same seed):")
     for i in range(min(3, len(prompts))):
         print("\n" + prompts[i])
@@ -112,6 +119,9 @@ def cmd_summarize(args) -> int:
     print(f"\ncurves saved to {out / 'ppo_training.png'}")
     print(f"done in {time.perf_counter() - t0:.0f} s")
     return 0
+
+
+ALGO_NAMES = {"ppo": "PPO", "pg": "policy gradient", "rloo": "RLOO", "grpo": "GRPO", "dpo": "DPO"}
 
 
 def _positive_int(text: str) -> int:
@@ -134,6 +144,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="runs/sentiment", help="folder for the PNG curves (default: %(default)s)")
     p.add_argument("--retrain", action="store_true", help="ignore cached checkpoints and train every stage")
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    p.add_argument("--algo", choices=list(ALGO_NAMES), default="ppo",
+                   help="the fine-tuning algorithm after SFT and the reward model (default: %(default)s)")
     p.set_defaults(func=cmd_sentiment)
     p = sub.add_parser("summarize", help="RLHF for TL;DR summaries (SFT -> reward model -> PPO)")
     p.add_argument("--out", default="runs/summarize", help="folder for the PNG curves (default: %(default)s)")

@@ -243,6 +243,16 @@ def _attention_bias(attention_mask, B, T, past_len, device):
     return allowed[:, None]
 
 
+def frozen_copy(model: nn.Module) -> nn.Module:
+    """A deep copy with gradients off, in eval mode: the reference (KL anchor) must never move."""
+    import copy
+
+    ref = copy.deepcopy(model).eval()
+    for p in ref.parameters():
+        p.requires_grad_(False)
+    return ref
+
+
 def model_device(model: nn.Module) -> torch.device:
     """Where the model's weights live (CPU here; CUDA on a GPU machine). Inputs built from token
     lists start on the CPU and are moved there."""

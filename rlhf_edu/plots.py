@@ -275,6 +275,19 @@ def plot_ppo_history(history: list[dict]) -> Figure:
     return plot_rl_history(history, PPO_PLOT_KEYS, "PPO: one point per rollout batch")
 
 
+BOOKKEEPING = ("iteration", "step", "epoch", "epochs_run", "tokens", "lr")
+
+
+def plot_history(history: list[dict], title: str = "") -> Figure:
+    """Every logged number of any trainer (PPO, policy gradient, RLOO, GRPO, DPO), one panel each."""
+    if not history:
+        raise ValueError("empty history: nothing to plot")
+    keys = [k for k, v in history[0].items() if isinstance(v, (int, float)) and not isinstance(v, bool)
+            and k not in BOOKKEEPING and not k.startswith("seconds")]
+    rows = [{**h, "iteration": h.get("iteration", h.get("step", i))} for i, h in enumerate(history)]
+    return plot_rl_history(rows, keys, title)
+
+
 def plot_beta_sweep(rows: list[dict]) -> Figure:
     """Proxy (reward model) vs judge vs KL for each beta of the reward-hacking sweep."""
     betas = [r["beta"] for r in rows]

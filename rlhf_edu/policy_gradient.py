@@ -8,8 +8,10 @@ The loop as the story tells it, with its loose ends tied:
 - a completion has one reward, given at its end, and gamma = 1: its return at
   every token is that same number. "Discounted returns over a batch" would mix
   different completions' rewards together, which is wrong;
-- a baseline (the batch's mean reward) is subtracted: it leaves the gradient's
-  expectation unchanged and cuts its variance;
+- a baseline (the batch's mean reward) is subtracted: it cuts the gradient's
+  variance. The mean includes each sample's own reward, so the expected
+  gradient shrinks by 1 - 1/N (N = batch size); the leave-one-out mean
+  (``ppo.leave_one_out``) is the unbiased version;
 - we sample from the full softmax (no top-k) so the log-probs we train on are
   those of the distribution that produced the samples (on-policy);
 - one gradient step per batch of fresh samples (PPO, next, reuses each batch).

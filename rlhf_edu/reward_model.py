@@ -43,7 +43,8 @@ class RewardModel(nn.Module):
         device = self.head.weight.device  # token batches are built on the CPU
         ids, attention_mask = ids.to(device), attention_mask.to(device)
         hidden, _ = self.backbone(ids, attention_mask=attention_mask, return_hidden=True)
-        return self.head(hidden.to(self.head.weight.dtype)).squeeze(-1).gather(1, last_real_index(attention_mask)[:, None]).squeeze(1)
+        per_position = self.head(hidden.to(self.head.weight.dtype)).squeeze(-1)
+        return per_position.gather(1, last_real_index(attention_mask)[:, None]).squeeze(1)
 
     def forward(self, ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         """One calibrated score per row, read at the row's last real token (never a pad)."""

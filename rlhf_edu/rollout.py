@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 import torch
 
+from . import formulas
 from .model import GPT, generate, response_logprobs
 from .reward_model import RewardModel
 
@@ -41,13 +42,12 @@ class Rollout:
     @property
     def kl_k1(self) -> torch.Tensor:
         """Per-token k1 = log pi - log pi_ref (masked)."""
-        return (self.logprobs - self.ref_logprobs) * self.response_mask
+        return formulas.per_token_kl_k1(self.logprobs, self.ref_logprobs) * self.response_mask
 
     @property
     def kl_k3(self) -> torch.Tensor:
         """Per-token k3 = (rho - 1) - log rho, rho = pi_ref / pi (masked, always >= 0)."""
-        log_rho = self.ref_logprobs - self.logprobs
-        return (torch.expm1(log_rho) - log_rho) * self.response_mask
+        return formulas.kl_k3(self.logprobs, self.ref_logprobs) * self.response_mask
 
     @property
     def lengths(self) -> torch.Tensor:

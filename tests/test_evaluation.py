@@ -3,7 +3,8 @@
 import pytest
 
 from rlhf_edu import cli
-from rlhf_edu.evaluation import distinct_n, metrics_table, repetition_rate
+from rlhf_edu.evaluation import distinct_n, repetition_rate
+from rlhf_edu.sentiment.evaluation import metrics_table
 
 
 def test_distinct_n_counts_unique_ngrams_over_all_texts():

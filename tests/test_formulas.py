@@ -100,6 +100,14 @@ def test_ppo_gradient_through_logprobs():
     assert torch.allclose(logp.grad[1:3], (ratio * adv)[1:3].detach())
 
 
+def test_ppo_clip_treats_the_advantage_as_a_constant():
+    # As in the surrogate above: a loss must not push on the advantage (nor, through it, on a critic).
+    ratio = torch.tensor([1.1, 1.5], requires_grad=True)
+    adv = torch.tensor([2.0, -1.0], requires_grad=True)
+    F.ppo_clip_objective(ratio, adv).objective.sum().backward()
+    assert adv.grad is None and ratio.grad.tolist() == [2.0, -1.0]
+
+
 def test_kl_penalty_and_estimators():
     assert F.kl_penalised_reward(3.5, 0.8, 0.1) == pytest.approx(3.42)
     assert F.kl_penalised_reward(3.5, 15.0, 0.1) == pytest.approx(2.0)

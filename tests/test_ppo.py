@@ -1,15 +1,16 @@
 """One test (at least) for every item of the PPO checklist (shared/ppo-checklist.md)."""
 
 import copy
+import dataclasses
 import math
 
 import pytest
 import torch
 
 from rlhf_edu import formulas
-from rlhf_edu.model import GPT, GPTConfig, generate, response_logprobs
-from rlhf_edu.ppo import (AdaptiveKLController, PolicyWithValue, PPOConfig, frozen_copy, gae, gae_loop,
-                          leave_one_out, masked_mean, ppo_losses, token_rewards, train_ppo, whiten)
+from rlhf_edu.model import GPT, GPTConfig, frozen_copy, generate, response_logprobs
+from rlhf_edu.ppo import (AdaptiveKLController, PolicyWithValue, PPOConfig, gae, gae_loop, leave_one_out,
+                          masked_mean, ppo_losses, token_rewards, train_ppo, whiten)
 from rlhf_edu.reward_model import RewardModel, calibrate
 from rlhf_edu.rollout import collect_rollout, truncate_after_eos
 
@@ -198,6 +199,23 @@ def test_value_head_starts_at_exactly_zero_and_reward_head_bias_is_zero():
     assert rm.head.bias.item() == 0.0 and rm.head.weight.abs().max() < 1.0
 
 
+def test_value_of_response_token_t_is_read_before_token_t():
+    # V_t is the value of the state the policy acted in: prompt + response tokens < t. Changing
+    # response token 0 must leave V_0 alone and move V_1. Catches the head read one position late
+    # (it would see the action it judges) or early.
+    model = PolicyWithValue(tiny()).eval()
+    torch.nn.init.normal_(model.value_head.weight)
+    seqs = torch.tensor([[TOK.pad_id, 3, 4, 5, 6, 7], [1, 2, 3, 8, 9, 10]])
+    attn = torch.tensor([[0, 1, 1, 1, 1, 1], [1] * 6])
+    other = seqs.clone()
+    other[:, 3] = 20  # response token 0 (prompt_len = 3)
+    with torch.no_grad():
+        v = model(seqs, attn, 3)[2]
+        w = model(other, attn, 3)[2]
+    assert v.shape == (2, 3)
+    assert torch.equal(v[:, 0], w[:, 0]) and (v[:, 1] != w[:, 1]).all()
+
+
 # 12, 13. value clipping and policy clipping give zero gradient when they bind
 def test_value_clip_gives_zero_gradient_when_it_binds():
     m = torch.ones(1, 1)
@@ -244,6 +262,60 @@ def test_kl_early_stop_after_the_first_epoch():
     _, hist = train_ppo(policy, frozen_copy(policy), RewardModel(tiny(seed=1)), TOK, PROMPTS,
                         tiny_cfg(iterations=1, ppo_epochs=4, lr=1e-2, target_approx_kl=1e-12), progress=False)
     assert hist[0]["epochs_run"] == 1
+
+
+class ZeroReward(torch.nn.Module):
+    def forward(self, sequences, attention_mask):
+        return torch.zeros(len(sequences))
+
+
+def test_entropy_bonus_raises_the_entropy():
+    # No score and beta = 0: advantages and value targets are 0, so the entropy term is the only force.
+    # A peaked start (large embeddings) gives it a clear gradient. Catches the bonus's sign flipped.
+    policy = tiny()
+    with torch.no_grad():
+        policy.wte.weight.mul_(50)
+    gen = generate(policy, TOK.encode_batch(PROMPTS), 6, TOK.eos_id, TOK.pad_id,
+                   generator=torch.Generator().manual_seed(0))
+
+    def entropy(m):
+        with torch.no_grad():
+            return masked_mean(response_logprobs(m, gen, return_entropy=True)[1], gen.response_mask.float()).item()
+
+    before = entropy(policy)
+    train_ppo(policy, frozen_copy(policy), ZeroReward(), TOK, PROMPTS,
+              tiny_cfg(iterations=1, beta=0.0, entropy_coef=1.0, lr=1e-3), progress=False)
+    assert entropy(policy) > before + 1e-3
+
+
+def test_value_and_policy_losses_see_the_advantages_and_returns_gae_gives():
+    # train_ppo's wiring, at the first minibatch of two iterations (one minibatch per iteration, so the
+    # logged losses are that minibatch's, before its step): the critic's target is gae's return of the
+    # penalised, leave-one-out rewards with this config's gamma and lambda, *not* whitened; the policy
+    # loss at ratio 1 is minus the mean whitened advantage, 0 unless rows and advantages are mismatched.
+    cfg = tiny_cfg(iterations=2, ppo_epochs=1, minibatch_size=8, samples_per_prompt=2, gamma=0.9, lam=0.8,
+                   beta=0.5, lr=1e-2)
+    rm, seen = RewardModel(tiny(seed=1)), []
+    policy = tiny()
+    _, hist = train_ppo(policy, frozen_copy(policy), rm, TOK, PROMPTS, cfg, progress=False,
+                        callback=lambda log, ro: seen.append(ro))
+    # The same first iteration alone: the model as the second iteration found it (lr is cfg.lr in both).
+    policy = tiny()
+    after_one, _ = train_ppo(policy, frozen_copy(policy), rm, TOK, PROMPTS, dataclasses.replace(cfg, iterations=1),
+                             progress=False)
+    for it, ro in enumerate(seen):
+        mask = ro.response_mask.float()
+        values = torch.zeros_like(mask)  # the value head starts at 0
+        if it:
+            with torch.no_grad():
+                values = after_one(ro.sequences, ro.attention_mask, ro.prompt_len)[2] * mask
+        kl = ro.kl_k1.sum(1)
+        assert (kl.abs().max() > 1e-3) == (it == 1)  # the second rollout has a KL to penalise
+        rewards = token_rewards(leave_one_out(ro.scores, 2), ro.logprobs, ro.ref_logprobs, mask, cfg.beta)
+        _, returns = gae(rewards, values, mask, cfg.gamma, cfg.lam)
+        vf_loss = 0.5 * masked_mean((values - returns) ** 2, mask).item()  # V = V_old: no clipping yet
+        assert hist[it]["value_loss"] == pytest.approx(vf_loss, rel=1e-5)
+        assert hist[it]["policy_loss"] == pytest.approx(0.0, abs=1e-5)
 
 
 # 15. adaptive KL controller

@@ -5,9 +5,9 @@ import copy
 import pytest
 import torch
 
-from rlhf_edu.data import Tweet
+from rlhf_edu.sentiment.corpus import Tweet
 from rlhf_edu.model import GPT, GPTConfig
-from rlhf_edu.reward_model import RewardModel, last_real_index, preference_pairs
+from rlhf_edu.reward_model import RewardModel, encode_for_rm, last_real_index, preference_pairs
 
 
 def tiny_rm():
@@ -33,6 +33,21 @@ def test_score_ignores_whatever_sits_in_pad_positions():
     assert torch.allclose(a, rm(torch.tensor([[5, 6, 7]]), torch.ones(1, 3, dtype=torch.long)), atol=1e-5)
 
 
+class Tok:
+    eos_id, pad_id = 0, 1
+
+    def encode(self, text):
+        return [2 + (ord(c) % 28) for c in text]
+
+
+def test_long_texts_keep_their_end_where_the_score_is_read():
+    # The score is read at the last token, the EOS: a text cut to fit must lose its start, not its EOS.
+    ids, mask = encode_for_rm(Tok(), ["abcdefgh", "ab"], block_size=4)
+    f, g, h, a, b = Tok().encode("fghab")
+    assert ids.tolist() == [[f, g, h, 0], [1, a, b, 0]]
+    assert mask.tolist() == [[1, 1, 1, 1], [0, 1, 1, 1]]
+
+
 def test_preference_pairs_prefer_the_more_positive_label():
     tweets = [Tweet(f"neg {i}", 0) for i in range(5)] + [Tweet(f"neu {i}", 1) for i in range(5)] + \
              [Tweet(f"pos {i}", 2) for i in range(5)]
@@ -48,12 +63,6 @@ def test_preference_pairs_prefer_the_more_positive_label():
 
 def test_bradley_terry_training_learns_a_simple_preference():
     from rlhf_edu.reward_model import RMTrainConfig, pairwise_accuracy, train_reward_model
-
-    class Tok:
-        eos_id, pad_id = 0, 1
-
-        def encode(self, text):
-            return [2 + (ord(c) % 28) for c in text]
 
     pairs = [("ab" * (1 + i % 3), "yz" * (1 + i % 4)) for i in range(40)]
     rm = tiny_rm()

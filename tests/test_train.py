@@ -7,7 +7,7 @@ import torch
 
 from rlhf_edu import checkpoint as ckpt
 from rlhf_edu.model import GPT, GPTConfig
-from rlhf_edu.pipeline import load_model
+from rlhf_edu.stages import load_model
 from rlhf_edu.train import TrainConfig, lr_at, pack_stream, pretrain_batches, sft_batches, sft_rows, train
 
 CFG = GPTConfig(vocab_size=50, block_size=16, n_layer=1, n_head=2, d_model=16)

@@ -10,6 +10,7 @@ outputs readers see on the web and nbval compares in CI.
     python tools/build_notebooks.py 02 04      # only those whose name starts so
     python tools/build_notebooks.py --no-run   # convert only
     python tools/build_notebooks.py --prose-only 10   # new markdown, same code cells and outputs
+    python tools/build_notebooks.py --appended 09     # run only cells added at the end (exercises)
 """
 
 from __future__ import annotations
@@ -72,20 +73,54 @@ def build(src: pathlib.Path, run: bool = True, timeout: int = 1800) -> pathlib.P
 def refresh_prose(src: pathlib.Path) -> pathlib.Path:
     """Copy the markdown of ``src`` into its executed notebook, keeping every code cell and output.
 
-    For wording changes after a long run. Refuses if any code cell differs: then the outputs
-    would no longer come from the code shown, and the notebook must be executed again.
+    For wording changes after a long run; markdown cells may be added or removed. Refuses if any
+    code cell differs: then the outputs would no longer come from the code shown, and the notebook
+    must be executed again.
     """
     new = parse_percent(src.read_text())
     dest = OUT / (src.stem + ".ipynb")
     old = nbformat.read(dest, as_version=4)
-    shape = lambda nb: [(c.cell_type, c.source if c.cell_type == "code" else "") for c in nb.cells]
-    if shape(new) != shape(old):
+
+    def code(nb):
+        return [c for c in nb.cells if c.cell_type == "code"]
+
+    if [c.source for c in code(new)] != [c.source for c in code(old)]:
         raise SystemExit(f"{src.name}: code cells changed; execute it again instead of --prose-only")
-    for cell, fresh in zip(old.cells, new.cells):
-        if cell.cell_type == "markdown":
-            cell.source = fresh.source
-    nbformat.write(old, dest)
+    for fresh, done in zip(code(new), code(old)):
+        fresh.outputs, fresh.execution_count = done.outputs, done.execution_count
+    new.metadata = old.metadata
+    nbformat.write(new, dest)
     print(f"refreshed the prose of {dest.name}")
+    return dest
+
+
+def run_appended(src: pathlib.Path, timeout: int = 600) -> pathlib.Path:
+    """Execute only the cells added at the end of ``src``, keeping every earlier cell and its output.
+
+    For self-contained additions (the exercise cells import what they use) to a notebook whose
+    full run takes long. Refuses if any earlier cell differs from the executed notebook.
+    """
+    from nbclient import NotebookClient
+
+    new = parse_percent(src.read_text())
+    dest = OUT / (src.stem + ".ipynb")
+    old = nbformat.read(dest, as_version=4)
+    same = [(c.cell_type, c.source) for c in old.cells] == [(c.cell_type, c.source) for c in new.cells[:len(old.cells)]]
+    if not same or len(new.cells) <= len(old.cells):
+        raise SystemExit(f"{src.name}: not an addition at the end; execute the whole notebook instead")
+    tail = nbformat.v4.new_notebook(metadata=new.metadata, cells=new.cells[len(old.cells):])
+    NotebookClient(tail, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(OUT)}}).execute()
+    count = max([c.execution_count or 0 for c in old.cells if c.cell_type == "code"] + [0])
+    for cell in tail.cells:
+        if cell.cell_type == "code":
+            count += 1
+            cell.execution_count = count
+            for out in cell.outputs:
+                if "execution_count" in out:
+                    out["execution_count"] = count
+    old.cells.extend(tail.cells)
+    nbformat.write(old, dest)
+    print(f"executed the {len(tail.cells)} cells added to {dest.name}")
     return dest
 
 
@@ -95,6 +130,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-run", action="store_true", help="convert without executing")
     ap.add_argument("--prose-only", action="store_true",
                     help="update markdown cells only, keeping code cells and their outputs")
+    ap.add_argument("--appended", action="store_true",
+                    help="execute only the cells added at the end, keeping the earlier cells' outputs")
     args = ap.parse_args(argv)
     sources = sorted(SRC.glob("[0-9][0-9]_*.py"))
     if args.prefixes:
@@ -105,6 +142,8 @@ def main(argv: list[str] | None = None) -> int:
     for src in sources:
         if args.prose_only:
             refresh_prose(src)
+        elif args.appended:
+            run_appended(src)
         else:
             build(src, run=not args.no_run)
     return 0

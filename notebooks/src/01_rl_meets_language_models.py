@@ -68,8 +68,19 @@ print(f"sum = {total:.3f}, exp(sum) = {F.sequence_prob_from_logprobs(logps):.3f}
 # %% [markdown]
 # Why bother? Because a product of many numbers below one quickly becomes too small for a computer
 # to store. A 400-token reply whose tokens each have probability 0.1 has probability $10^{-400}$,
-# far below the smallest positive 64-bit float (about $10^{-308}$). The product *underflows* to
-# exactly zero, and every token's information is lost; the sum of logs is a perfectly ordinary number.
+# far below anything a 64-bit float can hold: the smallest *normal* one is about $2.2 \times 10^{-308}$,
+# and below it the *subnormal* numbers, with fewer significant digits, reach down to about
+# $5 \times 10^{-324}$:
+
+# %%
+import sys
+
+print("smallest normal double:   ", sys.float_info.min)
+print("smallest subnormal double:", math.ulp(0.0))
+
+# %% [markdown]
+# $10^{-400}$ is far below both. The product *underflows* to exactly zero, and every token's
+# information is lost; the sum of logs is a perfectly ordinary number.
 
 # %%
 long_reply = [0.1] * 400
@@ -142,3 +153,45 @@ print(widgets.sequence_readout(0.8, 0.7, 0.9))
 #   $\gamma = 1$ every token's return is that reward.
 #
 # Next, in **02**, we ask where that reward comes from.
+
+# %% [markdown]
+# ## Exercises
+#
+# Fill in each function, then run the check cell under it. The check runs your function on the story's
+# numbers, random batches and edge cases, compares it with the package's own code, and prints ✓ per
+# case or the first failing case with a hint. Until you fill it in, it says "not done yet". Stuck? The
+# reference solutions are in `rlhf_edu/exercises/solutions.py`.
+
+# %%
+from rlhf_edu.exercises import check
+
+# %% [markdown]
+# ### Exercise 1: Sequence log-probability
+#
+# Write `sequence_logprob(token_probs)`: given the probabilities the model gave to each token of a
+# reply (a tensor whose last axis is the tokens; any axes before it are a batch), return
+# $\log \pi(y \mid x) = \sum_t \log \pi(y_t \mid x, y_{<t})$, one number per reply. Add
+# log-probabilities; don't multiply probabilities (a long reply would underflow).
+
+# %%
+def sequence_logprob(token_probs):
+    """token_probs: (..., T) probabilities of a reply's tokens -> (...,) its log-probability"""
+    raise NotImplementedError  # your code here
+
+# %%
+check.sequence_logprob(sequence_logprob)
+
+# %% [markdown]
+# ### Exercise 2: Discounted returns
+#
+# Write `discounted_returns(rewards, gamma)`: for rewards $r_0 \dots r_{T-1}$ (last axis; any axes
+# before it are separate replies), return every $G_t = r_t + \gamma\, G_{t+1}$, with $G_T = 0$ after
+# the last token. Same shape as `rewards`. Hint: start at the end.
+
+# %%
+def discounted_returns(rewards, gamma):
+    """rewards: (..., T), gamma: float -> (..., T) returns G_t"""
+    raise NotImplementedError  # your code here
+
+# %%
+check.discounted_returns(discounted_returns)

@@ -153,3 +153,45 @@ print(widgets.bt_readout(-2.0))
 # - Compute it with `logsigmoid`: a gap of −1000 gives a loss of 1000, not `inf`.
 #
 # Next, in **03**, we use a reward to change the policy.
+
+# %% [markdown]
+# ## Exercises
+#
+# Fill in each function, then run the check cell under it. The check runs your function on the story's
+# numbers, random batches and edge cases, compares it with the package's own code, and prints ✓ per
+# case or the first failing case with a hint. Until you fill it in, it says "not done yet". Stuck? The
+# reference solutions are in `rlhf_edu/exercises/solutions.py`.
+
+# %%
+from rlhf_edu.exercises import check
+
+# %% [markdown]
+# ### Exercise 1: Bradley–Terry probability
+#
+# Write `bradley_terry_prob(r_chosen, r_rejected)`: the probability that people prefer the chosen
+# reply, $\sigma(r_{\text{chosen}} - r_{\text{rejected}})$, elementwise. It must stay exact for huge
+# rewards (a gap of 1000 gives 1, never `nan`).
+
+# %%
+def bradley_terry_prob(r_chosen, r_rejected):
+    """r_chosen, r_rejected: tensors of the same shape -> P(chosen preferred), same shape"""
+    raise NotImplementedError  # your code here
+
+# %%
+check.bradley_terry_prob(bradley_terry_prob)
+
+# %% [markdown]
+# ### Exercise 2: The reward model's loss, in the stable form
+#
+# Write `reward_model_loss(r_chosen, r_rejected)`:
+# $-\log \sigma(r_{\text{chosen}} - r_{\text{rejected}})$ for every pair (don't average). A gap of
+# $-1000$ must give a loss of 1000 with a finite gradient, not `inf`: `torch.log(torch.sigmoid(x))`
+# does not; `torch.nn.functional.logsigmoid(x)` does.
+
+# %%
+def reward_model_loss(r_chosen, r_rejected):
+    """r_chosen, r_rejected: tensors of the same shape -> loss per pair, same shape"""
+    raise NotImplementedError  # your code here
+
+# %%
+check.reward_model_loss(reward_model_loss)

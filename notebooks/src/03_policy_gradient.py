@@ -122,3 +122,45 @@ print(widgets.pg_readout(-1.0))
 # - In code: maximise the surrogate $\log \pi \cdot A$ with $A$ fixed. With $\log \pi = -1.2$,
 #   $A = 2.5$ raised $\pi$ from 0.301 to 0.618; $A = -1.0$ lowered it to 0.202.
 # - Nothing limits how far one step goes. Next, in **04**: reusing samples and clipping the step.
+
+# %% [markdown]
+# ## Exercises
+#
+# Fill in each function, then run the check cell under it. The check runs your function on the story's
+# numbers, random batches and edge cases, compares it with the package's own code, and prints ✓ per
+# case or the first failing case with a hint. Until you fill it in, it says "not done yet". Stuck? The
+# reference solutions are in `rlhf_edu/exercises/solutions.py`.
+
+# %%
+from rlhf_edu.exercises import check
+
+# %% [markdown]
+# ### Exercise 1: The policy-gradient loss and its sign
+#
+# Write `policy_gradient_loss(logp, advantage)`: the loss an optimiser *minimises* so that it follows
+# the policy gradient: minus the mean of the surrogate $\log\pi(a \mid s)\cdot A$ over the $N$
+# samples. The advantage is a fixed weight: no gradient may flow into it.
+
+# %%
+def policy_gradient_loss(logp, advantage):
+    """logp: (N,) log-probs of the sampled actions, advantage: (N,) -> scalar loss"""
+    raise NotImplementedError  # your code here
+
+# %%
+check.policy_gradient_loss(policy_gradient_loss)
+
+# %% [markdown]
+# ### Exercise 2: The log-derivative, by hand
+#
+# For a softmax policy $\pi = \mathrm{softmax}(z)$, write `grad_log_softmax(logits, action)`: the
+# gradient of $\log \pi(a)$ with respect to every logit, for each of the $N$ rows (row $i$ took action
+# `action[i]`). Don't use autograd: work out the formula ($\partial \log\pi(a) / \partial z_j$ is
+# $1 - \pi_a$ for $j = a$ and $-\pi_j$ otherwise).
+
+# %%
+def grad_log_softmax(logits, action):
+    """logits: (N, V), action: (N,) int64 -> (N, V) gradient of log pi(action) w.r.t. logits"""
+    raise NotImplementedError  # your code here
+
+# %%
+check.grad_log_softmax(grad_log_softmax)

@@ -168,3 +168,46 @@ print(widgets.ppo_readout(0.5, -1.0, 0.2))
 #   has already moved enough in the advantage's direction. It never pushes harder.
 #
 # Next, in **05**: keeping the policy close to where it started.
+
+# %% [markdown]
+# ## Exercises
+#
+# Fill in each function, then run the check cell under it. The check runs your function on the story's
+# numbers, random batches and edge cases, compares it with the package's own code, and prints ✓ per
+# case or the first failing case with a hint. Until you fill it in, it says "not done yet". Stuck? The
+# reference solutions are in `rlhf_edu/exercises/solutions.py`.
+
+# %%
+from rlhf_edu.exercises import check
+
+# %% [markdown]
+# ### Exercise 1: The importance ratio from log-probs
+#
+# Write `importance_ratio(logp_new, logp_old)`:
+# $r = \pi_{\text{new}}(a \mid s) / \pi_{\text{old}}(a \mid s)$, elementwise, from the two
+# log-probabilities, the way a training loop does it. It must work for tiny probabilities too
+# ($\log \pi = -800$).
+
+# %%
+def importance_ratio(logp_new, logp_old):
+    """logp_new, logp_old: tensors of the same shape -> ratio pi_new / pi_old, same shape"""
+    raise NotImplementedError  # your code here
+
+# %%
+check.importance_ratio(importance_ratio)
+
+# %% [markdown]
+# ### Exercise 2: PPO's clipped objective
+#
+# Write `ppo_clip_objective(ratio, advantage, epsilon=0.2)`: elementwise
+# $\min\big(r A,\ \mathrm{clip}(r, 1-\epsilon, 1+\epsilon)\, A\big)$, the quantity PPO *maximises*.
+# Use the `epsilon` you are given. Where the clipped term wins, the gradient with respect to $r$ must
+# be 0.
+
+# %%
+def ppo_clip_objective(ratio, advantage, epsilon=0.2):
+    """ratio, advantage: tensors of the same shape, epsilon: float -> objective, same shape"""
+    raise NotImplementedError  # your code here
+
+# %%
+check.ppo_clip_objective(ppo_clip_objective)

@@ -110,7 +110,8 @@ for name, k in (("k1", k1), ("k3", k3)):
     print(f"{name}: mean {(pi * k).sum().item():.4f}, standard deviation {std.item():.4f}")
 
 # %% [markdown]
-# $k_3$ is about five times less noisy here. The same, by sampling 10,000 tokens from $\pi$ (with a
+# $k_3$ is about five times less noisy *here*, where the policy is still close to the reference. The
+# same, by sampling 10,000 tokens from $\pi$ (with a
 # fixed seed; the exact digits may change between torch versions, so this cell checks itself with
 # `assert` rather than by its printed output):
 
@@ -123,6 +124,31 @@ print(f"k1: mean {s1.mean().item():.4f}, std {s1.std().item():.4f}, negative in 
 print(f"k3: mean {s3.mean().item():.4f}, std {s3.std().item():.4f}, negative in {(s3 < 0).double().mean().item():.0%} of tokens")
 assert abs(s1.mean().item() - t["exact_kl"]) < 0.02 and abs(s3.mean().item() - t["exact_kl"]) < 0.02
 assert (s3 >= 0).all() and (s1 < 0).any()
+
+# %% [markdown]
+# That advantage holds only near $\pi \approx \pi_{\text{ref}}$. $k_3$ grows like $\rho = \pi_{\text{ref}}/\pi$, so a
+# token the policy now rarely picks but the reference liked a lot gives a huge value. Take a policy
+# that has moved far: it puts 0.98 on the first word, and the reference 0.98 on the third.
+
+# %%
+far_pi = torch.tensor([0.98, 0.01, 0.01], dtype=torch.float64)
+far_ref = torch.tensor([0.01, 0.01, 0.98], dtype=torch.float64)
+far_k1 = far_pi.log() - far_ref.log()
+rho = far_ref / far_pi
+far_k3 = (rho - 1) - rho.log()
+exact = (far_pi * far_k1).sum()
+print(f"exact KL = {exact.item():.3f}")
+print("word:      ", "  ".join(f"{i:>7d}" for i in range(3)))
+print("k1 per word", "  ".join(f"{v:7.3f}" for v in far_k1.tolist()))
+print("k3 per word", "  ".join(f"{v:7.3f}" for v in far_k3.tolist()))
+for name, k in (("k1", far_k1), ("k3", far_k3)):
+    std = (far_pi * (k - exact) ** 2).sum().sqrt()
+    print(f"{name}: mean {(far_pi * k).sum().item():.3f}, standard deviation {std.item():.3f}")
+
+# %% [markdown]
+# Both are still unbiased, but now $k_3$ is the noisier one: the third word, drawn once in a hundred
+# tokens, is worth about 92 nats. That is the heavy tail behind the spikes of the $k_3$ curve in
+# notebook 09's training plots: one rare token in a batch is enough.
 
 # %%
 plots.plot_kl_estimators()
@@ -149,7 +175,64 @@ print(widgets.kl_readout(3.5, 15.0, 0.1))
 # - RLHF maximises $R - \beta\,\mathrm{KL}(\pi_\theta \| \pi_{\text{ref}})$:
 #   3.5 − 0.1 × 0.8 = 3.42, but 3.5 − 0.1 × 15.0 = 2.0. $\beta$ sets the price of drifting.
 # - KL is estimated from sampled tokens. The usual per-token $k_1 = \log\pi - \log\pi_{\text{ref}}$ is
-#   unbiased but one token's value can be **negative**; $k_3 = (\rho - 1) - \log\rho$ is also unbiased,
-#   never negative, and less noisy.
+#   unbiased but one token's value can be **negative**; $k_3 = (\rho - 1) - \log\rho$ is also unbiased and
+#   never negative. It is less noisy while $\pi$ stays close to $\pi_{\text{ref}}$; far from it, rare tokens
+#   the reference favoured give it a heavy tail.
 #
 # This completes the formulas. The next notebooks build the model they apply to.
+
+# %% [markdown]
+# ## Exercises
+#
+# Fill in each function, then run the check cell under it. The check runs your function on the story's
+# numbers, random batches and edge cases, compares it with the package's own code, and prints ✓ per
+# case or the first failing case with a hint. Until you fill it in, it says "not done yet". Stuck? The
+# reference solutions are in `rlhf_edu/exercises/solutions.py`.
+
+# %%
+from rlhf_edu.exercises import check
+
+# %% [markdown]
+# ### Exercise 1: Per-token KL, k1
+#
+# Write `kl_k1(logp, logp_ref)`: the single-sample estimate
+# $k_1 = \log\pi(y_t) - \log\pi_{\text{ref}}(y_t)$ for every sampled token, elementwise.
+
+# %%
+def kl_k1(logp, logp_ref):
+    """logp, logp_ref: tensors of the same shape (sampled tokens) -> k1 per token, same shape"""
+    raise NotImplementedError  # your code here
+
+# %%
+check.kl_k1(kl_k1)
+
+# %% [markdown]
+# ### Exercise 2: Per-token KL, k3
+#
+# Write `kl_k3(logp, logp_ref)`: $k_3 = (\rho - 1) - \log\rho$ with
+# $\rho = \pi_{\text{ref}}(y_t) / \pi(y_t)$, elementwise. It is never negative. Compute $\log\rho$
+# from the log-probs (probabilities as small as $e^{-800}$ must work).
+
+# %%
+def kl_k3(logp, logp_ref):
+    """logp, logp_ref: tensors of the same shape (sampled tokens) -> k3 per token, same shape"""
+    raise NotImplementedError  # your code here
+
+# %%
+check.kl_k3(kl_k3)
+
+# %% [markdown]
+# ### Exercise 3: The KL-penalised reward
+#
+# Write `kl_penalised_reward(score, logp, logp_ref, mask, beta)`: for each of $B$ completions,
+# $R = r_{\text{RM}} - \beta \sum_t k_1$, with $k_1$ the per-token KL of the sampled tokens. `mask`
+# (float, 1 for real tokens, 0 for the pads after the end-of-text token) says which tokens belong to
+# the completion: the log-probs at pads are junk and must not count.
+
+# %%
+def kl_penalised_reward(score, logp, logp_ref, mask, beta):
+    """score: (B,), logp, logp_ref, mask: (B, T), beta: float -> (B,) penalised reward"""
+    raise NotImplementedError  # your code here
+
+# %%
+check.kl_penalised_reward(kl_penalised_reward)

@@ -18,7 +18,9 @@ import collections
 
 import torch
 
-from rlhf_edu import data, evaluation, judge, pipeline, plots
+from rlhf_edu import plots, stages
+from rlhf_edu.evaluation import sample_texts
+from rlhf_edu.sentiment import corpus, judge, pipeline
 from rlhf_edu.model import GPT, count_parameters, micro_config
 from rlhf_edu.tokenizer import GPT2Tokenizer
 
@@ -27,13 +29,13 @@ _ = torch.manual_seed(0)
 # %%
 # NBVAL_IGNORE_OUTPUT
 # Which size is running: full in JupyterLab, test under pytest (see the README).
-print(pipeline.describe_size())
+print(stages.describe_size())
 
 # %% [markdown]
 # ## The corpus
 #
 # The story trains on about 50,000 tweets with a sentiment label. The real dataset
-# (`mteb/tweet_sentiment_extraction`) lives on the Hugging Face Hub, and `data.load_tweets("hf")`
+# (`mteb/tweet_sentiment_extraction`) lives on the Hugging Face Hub, and `corpus.load_tweets("hf")`
 # loads it when you have internet. This notebook must run offline, so by default the package
 # **generates** a corpus: 60,000 tweet-like texts from a seeded generator with many topics and
 # templates, negation ("not happy about it"), intensifiers, emoji, hashtags, @mentions, slang and
@@ -43,15 +45,15 @@ print(pipeline.describe_size())
 # %%
 splits = pipeline.corpus()
 for name, tweets in splits.items():
-    counts = collections.Counter(data.LABELS[t.label] for t in tweets)
-    print(f"{name:>5}: {len(tweets):6d} tweets  " + "  ".join(f"{k} {counts[k]}" for k in data.LABELS))
+    counts = collections.Counter(corpus.LABELS[t.label] for t in tweets)
+    print(f"{name:>5}: {len(tweets):6d} tweets  " + "  ".join(f"{k} {counts[k]}" for k in corpus.LABELS))
 train_texts = {t.text for t in splits["train"]}
 assert not train_texts & {t.text for t in splits["test"]}, "a test tweet leaked into train"
 print("no text is shared between train, val and test")
 
 # %%
 for label in range(3):
-    print(f"--- {data.LABELS[label]}")
+    print(f"--- {corpus.LABELS[label]}")
     for t in [t for t in splits["train"] if t.label == label][:4]:
         print("  ", t.text)
 
@@ -128,8 +130,8 @@ assert model.num_parameters() == count_parameters(cfg)["total"]
 
 # %%
 # NBVAL_IGNORE_OUTPUT
-prompts = list(data.RL_PROMPTS)
-print("\n".join(evaluation.sample_texts(model, tok, prompts, seed=0)))
+prompts = list(corpus.RL_PROMPTS)
+print("\n".join(sample_texts(model, tok, prompts, seed=0)))
 
 # %%
 # NBVAL_IGNORE_OUTPUT
@@ -159,7 +161,7 @@ print(f"pretraining: {pre_hist.tokens:,} tokens in {pre_hist.seconds:.0f} s "
       f"({pre_hist.tokens / pre_hist.seconds:,.0f} tokens/s)")
 print(f"validation loss after pretraining {pre_hist.eval_loss[-1]:.3f} (perplexity {math.exp(pre_hist.eval_loss[-1]):.1f})")
 print(f"SFT validation loss on completions {sft_hist.eval_loss[-1]:.3f} (perplexity {math.exp(sft_hist.eval_loss[-1]):.1f})")
-if pipeline.FULL_SIZE:  # checks on training results; skipped at test size (see the first cell)
+if stages.full_size():  # checks on training results; skipped at test size (see the first cell)
     assert math.exp(sft_hist.eval_loss[-1]) < 60
 
 # %% [markdown]
@@ -171,17 +173,17 @@ if pipeline.FULL_SIZE:  # checks on training results; skipped at test size (see 
 
 # %%
 # NBVAL_IGNORE_OUTPUT
-samples = evaluation.sample_texts(sft, tok, [p for p in prompts for _ in range(4)], seed=0)
+samples = sample_texts(sft, tok, [p for p in prompts for _ in range(4)], seed=0)
 for s in samples:
     print("  ", s)
 
 # %%
 # NBVAL_IGNORE_OUTPUT
-many = evaluation.sample_texts(sft, tok, pipeline.evaluation_prompts() * 4, seed=1)
+many = sample_texts(sft, tok, pipeline.evaluation_prompts() * 4, seed=1)
 labels = judge.judge_label(many)
-share = {data.LABELS[k]: float((labels == k).mean()) for k in range(3)}
+share = {corpus.LABELS[k]: float((labels == k).mean()) for k in range(3)}
 print(f"VADER on {len(many)} SFT samples: " + ", ".join(f"{k} {v:.0%}" for k, v in share.items()))
-if pipeline.FULL_SIZE:  # checks on training results; skipped at test size (see the first cell)
+if stages.full_size():  # checks on training results; skipped at test size (see the first cell)
     assert 0.05 < share["positive"] < 0.9, "the SFT model should write mixed sentiment"
 
 # %% [markdown]
@@ -194,3 +196,61 @@ if pipeline.FULL_SIZE:  # checks on training results; skipped at test size (see 
 # - Three heads cannot split 128 dimensions evenly; we give each head 42 and project back to 128.
 # - Pretraining then SFT take well under a minute on a quiet 2-core CPU and give a model that
 #   writes tweet-like text of mixed sentiment. Next, notebook 07 trains the reward model that will judge it.
+
+# %% [markdown]
+# ## Exercises
+#
+# Fill in each function, then run the check cell under it. The check runs your function on the story's
+# numbers, random batches and edge cases, compares it with the package's own code, and prints ✓ per
+# case or the first failing case with a hint. Until you fill it in, it says "not done yet". Stuck? The
+# reference solutions are in `rlhf_edu/exercises/solutions.py`.
+
+# %%
+from rlhf_edu.exercises import check
+
+# %% [markdown]
+# ### Exercise 1: Next-token loss with a padding mask
+#
+# Write `next_token_loss(logits, tokens, mask)`. `logits[:, t]` is the model's output at position $t$,
+# which predicts token $t+1$. `mask[b, t]` is 1 where token $t$ is a target that counts (0 for the
+# prompt in SFT, and for pads). Return the mean cross-entropy over the counted targets of the whole
+# batch (their total divided by their number), as `train.lm_loss` does.
+
+# %%
+def next_token_loss(logits, tokens, mask):
+    """logits: (B, T, V), tokens: (B, T) int64, mask: (B, T) int64 -> scalar mean loss"""
+    raise NotImplementedError  # your code here
+
+# %%
+check.next_token_loss(next_token_loss)
+
+# %% [markdown]
+# ### Exercise 2: The causal attention mask
+#
+# Write `causal_attention_mask(attention_mask)`: a boolean tensor `allowed[b, q, k]`, True where query
+# position $q$ may attend to key position $k$: keys at or before the query ($k \le q$) that are real
+# tokens. Also let every query see itself ($k = q$), even a pad: a row with nothing allowed would make
+# the softmax `nan`.
+
+# %%
+def causal_attention_mask(attention_mask):
+    """attention_mask: (B, T) int64, 1 = real token -> (B, T, T) bool, [b, query, key]"""
+    raise NotImplementedError  # your code here
+
+# %%
+check.causal_attention_mask(causal_attention_mask)
+
+# %% [markdown]
+# ### Exercise 3: Position ids under left padding
+#
+# Write `position_ids(attention_mask)`: the position of each token counted over real tokens only,
+# starting at 0 (the number of real tokens up to and including it, minus 1), and 0 where that would be
+# negative (left pads). A padded prompt then gets the same positions as the unpadded one.
+
+# %%
+def position_ids(attention_mask):
+    """attention_mask: (B, T) int64, 1 = real token -> (B, T) int64 position ids"""
+    raise NotImplementedError  # your code here
+
+# %%
+check.position_ids(position_ids)

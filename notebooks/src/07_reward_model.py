@@ -13,14 +13,16 @@
 import numpy as np
 import torch
 
-from rlhf_edu import data, evaluation, formulas, judge, pipeline, plots
+from rlhf_edu import formulas, plots, stages
+from rlhf_edu.model import frozen_copy
+from rlhf_edu.sentiment import corpus, evaluation, judge, pipeline
 
 _ = torch.manual_seed(0)
 
 # %%
 # NBVAL_IGNORE_OUTPUT
 # Which size is running: full in JupyterLab, test under pytest (see the README).
-print(pipeline.describe_size())
+print(stages.describe_size())
 
 # %% [markdown]
 # ## Preference pairs
@@ -52,7 +54,7 @@ rm, info = pipeline.reward_model()
 tok = pipeline.tokenizer()
 print(f"held-out pairwise accuracy: {info['heldout_accuracy']:.3f}")
 print(f"calibration: score = {info['gain']:.3f} * raw + {info['bias']:.3f}")
-if pipeline.FULL_SIZE:  # checks on training results; skipped at test size (see the first cell)
+if stages.full_size():  # checks on training results; skipped at test size (see the first cell)
     assert info["heldout_accuracy"] >= 0.85
 
 # %%
@@ -69,13 +71,13 @@ plots.plot_rm_training(info["history"])
 test = splits["test"]
 scores = rm.score_texts(tok, [t.text for t in test]).numpy()
 labels = np.array([t.label for t in test])
-for k, name in enumerate(data.LABELS):
+for k, name in enumerate(corpus.LABELS):
     print(f"{name:>8}: mean score {scores[labels == k].mean():+.2f}  (n={int((labels == k).sum())})")
-if pipeline.FULL_SIZE:  # checks on training results; skipped at test size (see the first cell)
+if stages.full_size():  # checks on training results; skipped at test size (see the first cell)
     assert scores[labels == 0].mean() < scores[labels == 1].mean() < scores[labels == 2].mean()
 
 # %%
-plots.plot_reward_by_label(scores, labels, data.LABELS)
+plots.plot_reward_by_label(scores, labels, corpus.LABELS)
 
 # %% [markdown]
 # ## Does it agree with the independent judge?
@@ -91,24 +93,37 @@ def ranks(x):
     return np.argsort(np.argsort(x))
 spearman = np.corrcoef(ranks(scores), ranks(compound))[0, 1]
 print(f"Spearman correlation, reward model vs VADER: {spearman:.3f}")
-if pipeline.FULL_SIZE:  # checks on training results; skipped at test size (see the first cell)
+if stages.full_size():  # checks on training results; skipped at test size (see the first cell)
     assert spearman > 0.4
 
 # %% [markdown]
 # ## Calibration
 #
-# The raw score has no natural scale: the model would be just as right if every score were doubled.
-# But the RL stage adds it to $-\beta \cdot \mathrm{KL}$, so its scale decides what $\beta$ means.
-# We fix the scale where it matters: on samples of the SFT model (the policy RL starts from), the
-# calibrated scores have mean 0 and standard deviation 1.
+# Bradley–Terry sees only differences of scores. Adding the same number to every score changes no
+# probability and no loss, so the raw score's zero is arbitrary. Its *scale* is not: multiplying every
+# score by 2 doubles every gap, and the probabilities move toward 0 and 1.
+
+# %%
+r_c, r_r = 1.0, 0.0
+for name, (a, b) in {"as trained": (r_c, r_r), "shifted by +5": (r_c + 5, r_r + 5),
+                     "doubled": (2 * r_c, 2 * r_r)}.items():
+    print(f"{name:>14}: P = sigma({a:.0f} - {b:.0f}) = {formulas.bradley_terry_prob(a, b):.3f}, "
+          f"loss {formulas.reward_model_loss(a, b):.3f}")
+
+# %% [markdown]
+# The RL stage adds the score to $-\beta \cdot \mathrm{KL}$, so the score's scale decides what $\beta$
+# means. We fix it where it matters: calibration here is a *standardisation*, score = gain × raw +
+# bias, with gain and bias chosen so that on samples of the SFT model (the policy RL starts from) the
+# scores have mean 0 and standard deviation 1. It keeps every ranking but, with gain ≠ 1, not the
+# Bradley–Terry probabilities: those come from the raw scores the model was trained on.
 
 # %%
 # NBVAL_IGNORE_OUTPUT
 sft, _ = pipeline.sft_model()
-metrics, ro = evaluation.evaluate(sft, pipeline.frozen_copy(sft), rm, tok, pipeline.rl_prompts()[: pipeline.RLHF_DEFAULT.calibration_samples // 2],
+metrics, ro = evaluation.evaluate(sft, frozen_copy(sft), rm, tok, pipeline.rl_prompts()[: pipeline.rl_setup().calibration_samples // 2],
                                   samples_per_prompt=2)
 print(f"on {len(ro.texts)} fresh SFT samples: mean {ro.scores.mean():+.3f}, std {ro.scores.std():.3f}")
-if pipeline.FULL_SIZE:  # checks on training results; skipped at test size (see the first cell)
+if stages.full_size():  # checks on training results; skipped at test size (see the first cell)
     assert abs(ro.scores.mean().item()) < 0.5 and 0.5 < ro.scores.std().item() < 1.5
 
 # %% [markdown]
@@ -116,19 +131,28 @@ if pipeline.FULL_SIZE:  # checks on training results; skipped at test size (see 
 #
 # In notebook 02 a reward model scored a chosen reply 3.0 and a rejected one 1.0, and
 # $\sigma(3.0 - 1.0) = 0.881$ was the probability that people prefer the first. Here is the same
-# reading for a pair our trained model scores now:
+# reading for a pair our trained model scores now. The probability comes from the *raw* scores (the
+# ones Bradley–Terry trained); the calibrated ones are printed next to them for comparison.
 
 # %%
 # NBVAL_IGNORE_OUTPUT
 chosen = "Today I feel amazing, the sun is out and my friends are here 😊"
 rejected = "Today I feel awful, my phone broke and the bus never came"
-r_c, r_r = rm.score_texts(tok, [chosen, rejected]).tolist()
+s_c, s_r = rm.score_texts(tok, [chosen, rejected]).tolist()   # calibrated: gain * raw + bias
+r_c, r_r = [(s - rm.bias.item()) / rm.gain.item() for s in (s_c, s_r)]
 p = formulas.bradley_terry_prob(r_c, r_r)
-print(f"r_chosen = {r_c:+.2f}, r_rejected = {r_r:+.2f}")
-print(f"P(chosen preferred) = sigma({r_c:.2f} - ({r_r:.2f})) = {p:.3f}")
-print(f"loss = -log {p:.3f} = {formulas.reward_model_loss(r_c, r_r):.3f}")
-if pipeline.FULL_SIZE:  # checks on training results; skipped at test size (see the first cell)
+print(f"raw:        r_chosen = {r_c:+.2f}, r_rejected = {r_r:+.2f}")
+print(f"P(chosen preferred) = sigma({r_c:.2f} - ({r_r:.2f})) = {p:.4f}")
+print(f"loss = -log P = {formulas.reward_model_loss(r_c, r_r):.4f}")
+print(f"calibrated: r_chosen = {s_c:+.2f}, r_rejected = {s_r:+.2f} (gain {rm.gain.item():.3f}: "
+      f"sigma of their gap, {formulas.bradley_terry_prob(s_c, s_r):.3f}, is not the model's probability)")
+if stages.full_size():  # checks on training results; skipped at test size (see the first cell)
     assert p > 0.5
+
+# %% [markdown]
+# The trained model is far surer than the story's reward model, whose gap of 2 gave 0.881: training
+# pushes the raw gaps of easy pairs like this one wide apart. Standardising shrinks them (here by the
+# gain printed above), which is why σ of the calibrated gap is a different, smaller number.
 
 # %% [markdown]
 # ## Summary
@@ -138,3 +162,48 @@ if pipeline.FULL_SIZE:  # checks on training results; skipped at test size (see 
 #   of the time and agrees with an independent judge.
 # - Calibration on the SFT policy's own samples makes the reward scale, and so $\beta$, meaningful.
 # - Next, notebook 08 uses this reward to fine-tune the SFT model with the policy gradient.
+
+# %% [markdown]
+# ## Exercises
+#
+# Fill in each function, then run the check cell under it. The check runs your function on the story's
+# numbers, random batches and edge cases, compares it with the package's own code, and prints ✓ per
+# case or the first failing case with a hint. Until you fill it in, it says "not done yet". Stuck? The
+# reference solutions are in `rlhf_edu/exercises/solutions.py`.
+
+# %%
+from rlhf_edu.exercises import check
+
+# %% [markdown]
+# ### Exercise 1: Reading the reward at the last real token
+#
+# The reward head outputs one number per position; the score of a text is the one at its *last real
+# token* (its end-of-text token), where the model has read everything. Write
+# `sequence_reward(values, attention_mask)`. Prompts are left-padded and generated completions have
+# pads after their end-of-text token, so neither the last column nor `mask.sum(1) - 1` is the right
+# index.
+
+# %%
+def sequence_reward(values, attention_mask):
+    """values: (B, T), attention_mask: (B, T) int64 -> (B,) value at each last real token"""
+    raise NotImplementedError  # your code here
+
+# %%
+check.sequence_reward(sequence_reward)
+
+# %% [markdown]
+# ### Exercise 2: The reward model's batch loss
+#
+# Training runs the chosen and the rejected texts of $n$ pairs in one batch: rows $0..n-1$ are the
+# chosen texts, rows $n..2n-1$ their rejected partners (same order). Write
+# `reward_model_batch_loss(values, attention_mask)`: read each row's score at its last real token,
+# then return the mean Bradley–Terry loss $-\log\sigma(r_{\text{chosen}} - r_{\text{rejected}})$ over
+# the pairs.
+
+# %%
+def reward_model_batch_loss(values, attention_mask):
+    """values, attention_mask: (2n, T); rows [0, n) chosen, [n, 2n) rejected -> scalar loss"""
+    raise NotImplementedError  # your code here
+
+# %%
+check.reward_model_batch_loss(reward_model_batch_loss)

@@ -12,14 +12,17 @@
 %matplotlib inline
 import torch
 
-from rlhf_edu import data, evaluation, pipeline, plots
+from rlhf_edu import plots, stages
+from rlhf_edu.evaluation import side_by_side
+from rlhf_edu.model import frozen_copy
+from rlhf_edu.sentiment import corpus, evaluation, pipeline
 
 _ = torch.manual_seed(0)
 
 # %%
 # NBVAL_IGNORE_OUTPUT
 # Which size is running: full in JupyterLab, test under pytest (see the README).
-print(pipeline.describe_size())
+print(stages.describe_size())
 
 # %% [markdown]
 # ## What the usual pseudo-code gets loose
@@ -38,14 +41,17 @@ print(pipeline.describe_size())
 #    distribution; if the loss then uses full-softmax log-probs, the data are off-policy. We sample
 #    from the full softmax during RL.
 #
-# We also subtract a **baseline**, the batch's mean reward: the gradient's expectation does not
-# change, its noise drops a lot. (We then divide by the rewards' standard deviation too, so the
-# step size does not depend on the reward's scale: `PGConfig.normalise`.) The total reward of a completion is
+# We also subtract a **baseline**, the batch's mean reward, which cuts the gradient's noise a lot. It
+# is not quite free: the mean includes the completion's own reward, so with N completions each one's
+# push is scaled by $1 - 1/N$ (a bias toward smaller steps, small for N = 32). A baseline that leaves
+# the expectation exactly unchanged must not depend on the sample itself, like the leave-one-out
+# mean of notebook 11. Dividing by the rewards' standard deviation (`PGConfig.normalise`) rescales
+# every step too; it makes the step size independent of the reward's scale. The total reward of a completion is
 # $R = r_{\text{RM}} - \beta \sum_t \big(\log\pi(y_t) - \log\pi_{\text{ref}}(y_t)\big)$ with β = 0.1.
 
 # %%
 # NBVAL_IGNORE_OUTPUT
-print(pipeline.RLHF_DEFAULT.pg)
+print(pipeline.rl_setup().pg)
 
 # %%
 # NBVAL_IGNORE_OUTPUT
@@ -67,12 +73,12 @@ plots.plot_rl_history(history, ("score", "kl_k1", "total_reward"), "policy gradi
 
 # %%
 # NBVAL_IGNORE_OUTPUT
-metrics = evaluation.compare_policies({"SFT": sft, "policy gradient": policy}, pipeline.frozen_copy(sft), rm, tok,
+metrics = evaluation.compare_policies({"SFT": sft, "policy gradient": policy}, frozen_copy(sft), rm, tok,
                                       pipeline.evaluation_prompts())
 print(evaluation.metrics_table(metrics))
 before, after = metrics["SFT"], metrics["policy gradient"]
 # Robust checks; the positive-rate change is in the table above.
-if pipeline.FULL_SIZE:  # checks on training results; skipped at test size (see the first cell)
+if stages.full_size():  # checks on training results; skipped at test size (see the first cell)
     assert after["rm_score"] > before["rm_score"] + 0.3
     assert after["judge_compound"] > before["judge_compound"]
 
@@ -84,8 +90,8 @@ if pipeline.FULL_SIZE:  # checks on training results; skipped at test size (see 
 
 # %%
 # NBVAL_IGNORE_OUTPUT
-story = [p for p in data.RL_PROMPTS for _ in range(3)]
-print(evaluation.side_by_side({"SFT": sft, "PG": policy}, tok, story))
+story = [p for p in corpus.RL_PROMPTS for _ in range(3)]
+print(side_by_side({"SFT": sft, "PG": policy}, tok, story))
 
 # %% [markdown]
 # ## Summary
@@ -101,3 +107,48 @@ print(evaluation.side_by_side({"SFT": sft, "PG": policy}, tok, story))
 #   reward hacking, in one setting change. Notebook 10 returns to this.
 # - Every step uses fresh samples once and throws them away. Notebook 09 makes each batch of
 #   samples go further with PPO, and adds a value function to cut the variance per token.
+
+# %% [markdown]
+# ## Exercises
+#
+# Fill in each function, then run the check cell under it. The check runs your function on the story's
+# numbers, random batches and edge cases, compares it with the package's own code, and prints ✓ per
+# case or the first failing case with a hint. Until you fill it in, it says "not done yet". Stuck? The
+# reference solutions are in `rlhf_edu/exercises/solutions.py`.
+
+# %%
+from rlhf_edu.exercises import check
+
+# %% [markdown]
+# ### Exercise 1: Baselined, normalised advantages
+#
+# Write `sequence_advantages(rewards)`: subtract the batch's mean reward (the baseline), then divide
+# by the rewards' standard deviation (`rewards.std()`, torch's default), using `max(std, 1e-6)` so
+# that equal rewards give advantages of 0, not `nan`.
+
+# %%
+def sequence_advantages(rewards):
+    """rewards: (B,) one reward per completion -> (B,) advantages"""
+    raise NotImplementedError  # your code here
+
+# %%
+check.sequence_advantages(sequence_advantages)
+
+# %% [markdown]
+# ### Exercise 2: The policy-gradient loss over generated tokens only
+#
+# `token_logp` holds $\log\pi(\text{token}_{j+1} \mid \text{tokens}_{\le j})$ in column $j$ for every
+# position of *prompt + completion* (as `model.token_logprobs` returns it); the completion starts at
+# token `prompt_len`, so its log-probs are the columns from `prompt_len - 1` on. `response_mask` is 1
+# for real completion tokens (up to and including EOS) and 0 for the pads after it. Write
+# `pg_loss(token_logp, prompt_len, response_mask, advantages)`:
+# $-\frac{1}{B}\sum_i A_i \log\pi(y_i \mid x_i)$, where $\log\pi(y_i \mid x_i)$ sums over the
+# completion's real tokens only, and the advantages are constants (detached).
+
+# %%
+def pg_loss(token_logp, prompt_len, response_mask, advantages):
+    """token_logp: (B, T-1), prompt_len: int, response_mask: (B, R), advantages: (B,) -> loss"""
+    raise NotImplementedError  # your code here
+
+# %%
+check.pg_loss(pg_loss)

@@ -14,15 +14,18 @@
 %matplotlib inline
 import torch
 
-from rlhf_edu import data, evaluation, pipeline, plots
+from rlhf_edu import plots, stages
+from rlhf_edu.evaluation import side_by_side
+from rlhf_edu.model import frozen_copy
+from rlhf_edu.sentiment import corpus, evaluation, pipeline
 
 _ = torch.manual_seed(0)
 
 # %%
 # NBVAL_IGNORE_OUTPUT
 # Which size is running: full in JupyterLab, test under pytest (see the README).
-print(pipeline.describe_size())
-print(pipeline.RLHF_DEFAULT.ppo)
+print(stages.describe_size())
+print(pipeline.rl_setup().ppo)
 
 # %% [markdown]
 # ## From one reward per text to one reward per token
@@ -37,8 +40,10 @@ print(pipeline.RLHF_DEFAULT.ppo)
 #
 # **The update** reuses each batch for 4 epochs of minibatches. The ratio $\pi_\theta/\pi_{\text{old}}$
 # starts at exactly 1 (dropout is off, and old and new log-probs come from the same function in the
-# same precision), and the clip stops any token from moving more than ε = 0.2 in the profitable
-# direction.
+# same precision). The clip does not stop a token's ratio from leaving $[1 - ε, 1 + ε]$, ε = 0.2:
+# within one minibatch step every ratio moves freely, and ratios do overshoot. What the clip does,
+# as notebook 04 showed, is zero the gradient of a token whose ratio is already past the band in the
+# profitable direction, so *later* minibatches of the same batch stop pushing it further.
 
 # %%
 # NBVAL_IGNORE_OUTPUT
@@ -63,8 +68,9 @@ plots.plot_ppo_history(history)
 # - **kl_k1 / kl_k3** grow from 0 and level off: the KL penalty is the leash;
 # - **entropy** falls slowly: the policy becomes more certain;
 # - **clip_frac** and **approx_kl** are largest in the first iterations (in our run about half the
-#   tokens were clipped in the very first one: lr 3e-4 is a big step for this small model, and the
-#   clip is what keeps it from being bigger) and fall towards 0 as the learning rate anneals;
+#   tokens were outside the band in the very first one: lr 3e-4 is a big step for this small model,
+#   and the clip then stops pushing those tokens for the rest of the batch) and fall towards 0 as the
+#   learning rate anneals;
 # - **explained_variance** rises, noisily (to about 0.4 in our run), as the value head learns to
 #   predict returns.
 
@@ -73,12 +79,12 @@ plots.plot_ppo_history(history)
 
 # %%
 # NBVAL_IGNORE_OUTPUT
-metrics = evaluation.compare_policies({"SFT": sft, "PPO": policy}, pipeline.frozen_copy(sft), rm, tok,
+metrics = evaluation.compare_policies({"SFT": sft, "PPO": policy}, frozen_copy(sft), rm, tok,
                                       pipeline.evaluation_prompts())
 print(evaluation.metrics_table(metrics))
 before, after = metrics["SFT"], metrics["PPO"]
 # Robust checks (the measured figures are in the table above):
-if pipeline.FULL_SIZE:  # checks on training results; skipped at test size (see the first cell)
+if stages.full_size():  # checks on training results; skipped at test size (see the first cell)
     assert after["judge_positive_rate"] > before["judge_positive_rate"] + 0.2
     assert after["kl_k1"] < 20
     assert after["distinct_2"] >= 0.5 * before["distinct_2"]
@@ -88,8 +94,8 @@ if pipeline.FULL_SIZE:  # checks on training results; skipped at test size (see 
 
 # %%
 # NBVAL_IGNORE_OUTPUT
-story = [p for p in data.RL_PROMPTS for _ in range(3)]
-print(evaluation.side_by_side({"SFT": sft, "PPO": policy}, tok, story))
+story = [p for p in corpus.RL_PROMPTS for _ in range(3)]
+print(side_by_side({"SFT": sft, "PPO": policy}, tok, story))
 
 # %% [markdown]
 # ## Summary
@@ -104,3 +110,110 @@ print(evaluation.side_by_side({"SFT": sft, "PPO": policy}, tok, story))
 #   the last bits, the same code and seed gave a judge positive rate of 0.995 at KL 8.2, with
 #   completions of about 9 tokens using "wonderful", "perfect" and "lovely"; here 0.979 at KL 8.7
 #   and about 6 tokens. RL amplifies tiny differences: read one run's third digit as one sample.
+
+# %% [markdown]
+# ## Exercises
+#
+# Fill in each function, then run the check cell under it. The check runs your function on the story's
+# numbers, random batches and edge cases, compares it with the package's own code, and prints ✓ per
+# case or the first failing case with a hint. Until you fill it in, it says "not done yet". Stuck? The
+# reference solutions are in `rlhf_edu/exercises/solutions.py`.
+
+# %%
+from rlhf_edu.exercises import check
+
+# %% [markdown]
+# ### Exercise 1: Per-token rewards
+#
+# Write `token_rewards(scores, logp, ref_logp, mask, beta)`: every real token gets
+# $-\beta\,(\log\pi - \log\pi_{\text{ref}})$, and the last real token of each completion (its EOS;
+# after it come pads) also gets the reward model's score. Pads get 0. Each row then sums to
+# $r_{\text{RM}} - \beta\sum_t k_1$.
+
+# %%
+def token_rewards(scores, logp, ref_logp, mask, beta):
+    """scores: (B,), logp, ref_logp, mask: (B, R) float, beta: float -> (B, R) per-token rewards"""
+    raise NotImplementedError  # your code here
+
+# %%
+check.token_rewards(token_rewards)
+
+# %% [markdown]
+# ### Exercise 2: GAE
+#
+# Write `gae(rewards, values, mask, gamma=1.0, lam=0.95)`, returning `(advantages, returns)`:
+# $\delta_t = r_t + \gamma V_{t+1} - V_t$ with $V = 0$ after each completion's last real token (the
+# values at pads are junk), $A_t = \delta_t + \gamma\lambda A_{t+1}$, and returns $= A + V$. Pads get
+# 0 in both outputs.
+
+# %%
+def gae(rewards, values, mask, gamma=1.0, lam=0.95):
+    """rewards, values, mask: (B, R) float, gamma, lam: float -> (advantages, returns), each (B, R)"""
+    raise NotImplementedError  # your code here
+
+# %%
+check.gae(gae)
+
+# %% [markdown]
+# ### Exercise 3: Whitening over real tokens
+#
+# Write `whiten(x, mask)`: subtract the mean and divide by $\sqrt{\text{var} + 10^{-8}}$, where the
+# mean and the variance (the mean squared deviation, divided by the count, not count − 1) are taken
+# over the real tokens of the whole batch only. Pads hold junk that must not affect the statistics,
+# and get 0 in the output.
+
+# %%
+def whiten(x, mask):
+    """x, mask: (B, R) float -> (B, R) whitened x"""
+    raise NotImplementedError  # your code here
+
+# %%
+check.whiten(whiten)
+
+# %% [markdown]
+# ### Exercise 4: PPO's policy loss
+#
+# Write `ppo_policy_loss(new_logp, old_logp, advantages, mask, clip_eps=0.2)`: with
+# $r_t = \exp(\log\pi_{\text{new}} - \log\pi_{\text{old}})$ per token, the loss is minus the mean,
+# over the real tokens of the batch (mask 1), of
+# $\min(r_t A_t,\ \mathrm{clip}(r_t, 1-\epsilon, 1+\epsilon) A_t)$. Values at pads are junk.
+
+# %%
+def ppo_policy_loss(new_logp, old_logp, advantages, mask, clip_eps=0.2):
+    """new_logp, old_logp, advantages, mask: (B, R) float, clip_eps: float -> scalar loss"""
+    raise NotImplementedError  # your code here
+
+# %%
+check.ppo_policy_loss(ppo_policy_loss)
+
+# %% [markdown]
+# ### Exercise 5: PPO's value loss
+#
+# Write `ppo_value_loss(new_values, old_values, returns, mask, clip_eps=0.2)`: with
+# $V_{\text{clip}} = V_{\text{old}} + \mathrm{clip}(V - V_{\text{old}}, -\epsilon, \epsilon)$, the
+# loss is $\tfrac12$ × the mean over real tokens (mask 1) of
+# $\max\big((V - R)^2, (V_{\text{clip}} - R)^2\big)$, $R$ the returns. Values at pads are junk.
+
+# %%
+def ppo_value_loss(new_values, old_values, returns, mask, clip_eps=0.2):
+    """new_values, old_values, returns, mask: (B, R) float, clip_eps: float -> scalar loss"""
+    raise NotImplementedError  # your code here
+
+# %%
+check.ppo_value_loss(ppo_value_loss)
+
+# %% [markdown]
+# ### Exercise 6: The leave-one-out baseline
+#
+# Each prompt was sampled $k$ times, and its $k$ completions are consecutive rows of `scores`. Write
+# `leave_one_out(scores, k)`: each score minus the mean of the *other* $k-1$ scores of its prompt (the
+# sample itself must not be in its own baseline). With $k = 1$ there is no other sample: return the
+# scores unchanged.
+
+# %%
+def leave_one_out(scores, k):
+    """scores: (B,) with B = n_prompts * k, k: int -> (B,) scores minus their baseline"""
+    raise NotImplementedError  # your code here
+
+# %%
+check.leave_one_out(leave_one_out)

@@ -17,16 +17,18 @@ import dataclasses
 
 import torch
 
-from rlhf_edu import evaluation, pipeline, plots
+from rlhf_edu import plots, stages
+from rlhf_edu.model import frozen_copy
+from rlhf_edu.sentiment import evaluation, pipeline
 
 _ = torch.manual_seed(0)
 
 # %%
 # NBVAL_IGNORE_OUTPUT
 # Which size is running: full in JupyterLab, test under pytest (see the README).
-print(pipeline.describe_size())
-BETAS = pipeline.RLHF_DEFAULT.sweep_betas
-SWEEP = pipeline.RLHF_DEFAULT.sweep
+print(stages.describe_size())
+BETAS = pipeline.rl_setup().sweep_betas
+SWEEP = pipeline.rl_setup().sweep
 print("betas:", BETAS)
 print(SWEEP)
 
@@ -35,7 +37,7 @@ print(SWEEP)
 tok = pipeline.tokenizer()
 sft, _ = pipeline.sft_model()
 rm, _ = pipeline.reward_model()
-reference = pipeline.frozen_copy(sft)
+reference = frozen_copy(sft)
 prompts = pipeline.evaluation_prompts()
 rows, samples = [], {}
 base, base_ro = evaluation.evaluate(sft, reference, rm, tok, prompts)
@@ -96,7 +98,7 @@ for beta in BETAS:
 # %%
 # NBVAL_IGNORE_OUTPUT
 by_beta = {r["beta"]: r for r in rows}
-if pipeline.FULL_SIZE:  # checks on training results; skipped at test size (see the first cell)
+if stages.full_size():  # checks on training results; skipped at test size (see the first cell)
     assert by_beta[0.0]["kl_k1"] > by_beta[0.3]["kl_k1"], "less leash should mean more KL"
     assert by_beta[0.0]["rm_score"] > base["rm_score"]
 

@@ -11,24 +11,26 @@
 # summary is worth (ROUGE against a reference, the reward model, and an independent judge that
 # checks facts), and the honest finding of public runs — RL can raise the reward while ROUGE falls.
 #
-# Everything here lives in `rlhf_edu/summaries.py` (the task and its judge) and
-# `rlhf_edu/summarization.py` (the pipeline); the trainer, reward model and PPO are the sentiment
-# ones from notebooks 06–09, not copies.
+# Everything here lives in the folder `rlhf_edu/tldr/` (the posts, their fact judge, the comparisons
+# and the pipeline); the trainer, reward model and PPO are the sentiment ones from notebooks 06–09,
+# not copies.
 
 # %%
 %matplotlib inline
 import torch
 
-from rlhf_edu import plots, summaries
-from rlhf_edu import summarization as sm
+from rlhf_edu import plots, stages
+from rlhf_edu.tldr import comparisons, judge
+from rlhf_edu.tldr import evaluation as tldr_evaluation
+from rlhf_edu.tldr import pipeline as sm
 
 _ = torch.manual_seed(0)
 
 # %%
 # NBVAL_IGNORE_OUTPUT
 # Which size is running: full in JupyterLab, test under pytest (see the README).
-print(sm.describe_size())
-setup = sm.DEFAULT
+print(stages.describe_size())
+setup = sm.setup()
 print(setup)
 
 # %% [markdown]
@@ -62,12 +64,12 @@ for f in post.facts:
 # or says nothing specific.
 
 # %%
-pairs = summaries.comparison_pairs(splits["train"][:400], 8, seed=0)
+pairs = comparisons.comparison_pairs(splits["train"][:400], 8, seed=0)
 for c in pairs[:4]:
     print(f"[{c.reason}]\n  chosen:   {c.chosen}\n  rejected: {c.rejected}")
-    print(f"  judge: chosen covers {summaries.fact_coverage(c.post, c.chosen):.2f}, "
-          f"rejected covers {summaries.fact_coverage(c.post, c.rejected):.2f}; "
-          f"hallucinated in rejected: {summaries.hallucinated_terms(c.post, c.rejected)}")
+    print(f"  judge: chosen covers {judge.fact_coverage(c.post, c.chosen):.2f}, "
+          f"rejected covers {judge.fact_coverage(c.post, c.rejected):.2f}; "
+          f"hallucinated in rejected: {judge.hallucinated_terms(c.post, c.rejected)}")
 
 # %% [markdown]
 # ## Stages 1–2: pretraining on documents, then SFT on summaries
@@ -80,7 +82,7 @@ for c in pairs[:4]:
 # Stage 2 is supervised fine-tuning on (prompt, reference summary), with
 # the loss on the **summary tokens and the closing EOS only** — a public bug is to let the loss leak
 # onto the prompt, which teaches the model to write posts instead of summaries
-# (`tests/test_summarization.py` checks it does not happen here).
+# (`tests/test_tldr_pipeline.py` checks it does not happen here).
 #
 # How long SFT runs matters more than anything else in this notebook. Sampled on the 128 held-out
 # posts of the comparison table below, the SFT model's fact coverage was 0.22 after 150 steps, 0.66
@@ -116,7 +118,7 @@ rm, rm_info = sm.reward_model()
 print(f"held-out pairwise accuracy: {rm_info['heldout_accuracy']:.3f}")
 for reason, acc in rm_info["accuracy_by_reason"].items():
     print(f"  {reason:14s} {acc:.3f}")
-if sm.FULL_SIZE:  # checks on training results; skipped at test size (see the first cell)
+if stages.full_size():  # checks on training results; skipped at test size (see the first cell)
     assert rm_info["heldout_accuracy"] > 0.7
 
 # %%
@@ -152,8 +154,8 @@ plots.plot_rm_training(rm_info["history"])
 
 # %%
 # NBVAL_IGNORE_OUTPUT
-n_posts = 64 if sm.FULL_SIZE else 8  # fewer at test size: CI checks that the cell runs
-agreement = sm.rm_judge_agreement(sft, rm, tok, sm.test_posts(n=n_posts))
+n_posts = 64 if stages.full_size() else 8  # fewer at test size: CI checks that the cell runs
+agreement = tldr_evaluation.rm_judge_agreement(sft, rm, tok, sm.test_posts(n=n_posts))
 print(f"on the SFT model's own summaries: agrees with the judge on {agreement['agreement']:.3f} "
       f"of {agreement['pairs']} pairs")
 print(f"  more facts, no more hallucination: {agreement['coverage_agreement']:.3f} "
@@ -200,9 +202,9 @@ plots.plot_ppo_history(history)
 # %%
 # NBVAL_IGNORE_OUTPUT
 metrics, texts = sm.evaluate_offline({"SFT": sft, "PPO": policy})
-print(sm.metrics_table(metrics))
+print(tldr_evaluation.metrics_table(metrics))
 before, after = metrics["SFT"], metrics["PPO"]
-if sm.FULL_SIZE:  # checks on training results; skipped at test size (see the first cell)
+if stages.full_size():  # checks on training results; skipped at test size (see the first cell)
     assert after["rm_score"] > before["rm_score"]
     assert after["kl_k1"] < 20
 
@@ -276,10 +278,10 @@ import pathlib
 
 fixtures = pathlib.Path("..") / "tests" / "fixtures"
 run = sm.HFRun.smoke(tldr_dir=str(fixtures / "tldr"), comparisons_dir=str(fixtures / "tldr_comparisons"))
-if not sm.FULL_SIZE:  # the test suite runs this very smoke run in tests/test_summarization.py
-    print("Test size: the smoke run is skipped here (tests/test_summarization.py runs it).")
+if not stages.full_size():  # the test suite runs this very smoke run in tests/test_tldr_pipeline.py
+    print("Test size: the smoke run is skipped here (tests/test_tldr_pipeline.py runs it).")
 elif not all(importlib.util.find_spec(m) for m in ("transformers", "datasets")):
     print('Skipped: the Hugging Face path needs the "hf" extra: pip install -e ".[hf]"')
 else:
     res = sm.run_hf(run, progress=False)
-    print(sm.metrics_table(res["metrics"]))
+    print(tldr_evaluation.metrics_table(res["metrics"]))

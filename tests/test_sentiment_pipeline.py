@@ -5,7 +5,8 @@ import dataclasses
 import pytest
 import torch
 
-from rlhf_edu import pipeline
+from rlhf_edu import stages
+from rlhf_edu.sentiment import pipeline
 from rlhf_edu.policy_gradient import PGConfig
 from rlhf_edu.ppo import PPOConfig
 from rlhf_edu.reward_model import RMTrainConfig
@@ -14,9 +15,11 @@ from rlhf_edu.train import TrainConfig
 TINY = pipeline.SentimentSetup(corpus_size=900, vocab_size=300, block_size=40,
                                pretrain=TrainConfig(steps=3, batch_size=4, eval_every=2, checkpoint_every=0),
                                sft=TrainConfig(steps=2, batch_size=4, eval_every=2, checkpoint_every=0))
-TINY_RL = pipeline.RLHFSetup(rm_pairs=60, rm_heldout_pairs=20, rm=RMTrainConfig(steps=2, batch_size=4), calibration_samples=8,
+TINY_RL = pipeline.RLHFSetup(rm_pairs=60, rm_heldout_pairs=20, rm=RMTrainConfig(steps=2, batch_size=4),
+                             calibration_samples=8,
                              max_new_tokens=6,
-                             ppo=PPOConfig(iterations=1, batch_size=4, minibatch_size=2, max_new_tokens=6, ppo_epochs=1),
+                             ppo=PPOConfig(iterations=1, batch_size=4, minibatch_size=2, max_new_tokens=6,
+                                           ppo_epochs=1),
                              pg=PGConfig(iterations=1, batch_size=4, max_new_tokens=6))
 
 
@@ -61,21 +64,62 @@ def test_every_reward_model_setting_reaches_the_reward_model_and_policy_keys():
     changes = {"rm": dataclasses.replace(TINY_RL.rm, steps=3), "rm_pairs": 61, "rm_heldout_pairs": 21,
                "calibration_samples": 9, "max_new_tokens": 7, "calibration_seed": 1}
     # Every RLHFSetup field is either an RL-stage config (its own part of the key) or tested here.
-    assert {f.name for f in dataclasses.fields(pipeline.RLHFSetup)} == set(changes) | {"ppo", "pg", "sweep",
-                                                                                      "sweep_betas"}
+    rl_stages = {"ppo", "pg", "rloo", "grpo", "dpo", "sweep", "sweep_betas"}
+    assert {f.name for f in dataclasses.fields(pipeline.RLHFSetup)} == set(changes) | rl_stages
     for name, value in changes.items():
         other = dataclasses.replace(TINY_RL, **{name: value})
-        assert pipeline._rm_dir(TINY, other) != pipeline._rm_dir(TINY, TINY_RL), name
-        assert (pipeline._policy_dir("ppo", TINY, other, TINY_RL.ppo)
-                != pipeline._policy_dir("ppo", TINY, TINY_RL, TINY_RL.ppo)), name
+        assert pipeline.rm_dir(TINY, other) != pipeline.rm_dir(TINY, TINY_RL), name
+        assert (pipeline.policy_dir("ppo", TINY, other, TINY_RL.ppo)
+                != pipeline.policy_dir("ppo", TINY, TINY_RL, TINY_RL.ppo)), name
 
 
-@pytest.mark.skipif(pipeline.FULL_SIZE, reason="checks the test-size default (RLHF_EDU_SIZE=test)")
-def test_progress_bars_are_off_at_test_size_and_on_when_asked(cache, capfd):
+def test_progress_bars_are_off_at_test_size_and_on_when_asked(cache, capfd, monkeypatch):
     # Under pytest a late progress-bar update can land in a later notebook cell's output (nbval
     # then fails that cell), so at test size the stages default to no bars.
-    assert pipeline.SIZE == "test" and pipeline.SHOW_PROGRESS is False
+    monkeypatch.setenv("RLHF_EDU_SIZE", "test")
+    assert stages.run_size() == "test" and stages.show_progress() is False
     pipeline.pretrained_model(TINY)
     assert capfd.readouterr().err == ""
     pipeline.pretrained_model(TINY, retrain=True, progress=True)
     assert "pretrain" in capfd.readouterr().err
+
+
+def test_the_run_size_is_read_when_a_stage_runs_not_at_import(monkeypatch):
+    # A notebook may set RLHF_EDU_SIZE after importing the package; the next stage must see it.
+    monkeypatch.setenv("RLHF_EDU_SIZE", "full")
+    assert stages.full_size() and pipeline.setup().pretrain.steps == pipeline.SentimentSetup().pretrain.steps
+    assert len(pipeline.evaluation_prompts()) == 48
+    monkeypatch.setenv("RLHF_EDU_SIZE", "test")
+    assert not stages.full_size() and pipeline.setup() == pipeline.SentimentSetup.test_size()
+    assert pipeline.rl_setup() == pipeline.RLHFSetup.test_size() and len(pipeline.evaluation_prompts()) == 8
+    monkeypatch.setenv("RLHF_EDU_SIZE", "huge")
+    with pytest.raises(ValueError, match="RLHF_EDU_SIZE"):
+        pipeline.setup()
+
+
+def test_every_algorithm_is_a_cached_stage_keyed_by_its_settings(cache):
+    from rlhf_edu.dpo import DPOConfig
+    from rlhf_edu.grpo import GRPOConfig
+    from rlhf_edu.rloo import RLOOConfig
+
+    rl = dataclasses.replace(TINY_RL, rloo=RLOOConfig(iterations=1, prompts_per_iteration=2, max_new_tokens=6),
+                             grpo=GRPOConfig(iterations=1, prompts_per_iteration=2, max_new_tokens=6,
+                                             minibatch_size=4, epochs=1),
+                             dpo=DPOConfig(epochs=1, batch_size=20))
+    for kind in ("rloo", "grpo", "dpo"):
+        policy, hist = pipeline.policy(kind, TINY, rl, progress=False)
+        again, hist2 = pipeline.policy(kind, TINY, rl, progress=False)  # from the cache, bit for bit
+        assert torch.equal(policy.wte.weight, again.wte.weight) and hist2 == hist and len(hist) >= 1
+    other = dataclasses.replace(rl, grpo=dataclasses.replace(rl.grpo, beta=0.5))
+    assert pipeline.policy_dir("grpo", TINY, other) != pipeline.policy_dir("grpo", TINY, rl)
+    with pytest.raises(ValueError, match="unknown RL algorithm"):
+        pipeline.policy("a2c", TINY, rl)
+
+
+def test_cli_trains_and_reports_any_algorithm(cache, tmp_path, capsys, monkeypatch):
+    from rlhf_edu import cli
+
+    monkeypatch.setenv("RLHF_EDU_SIZE", "test")
+    assert cli.main(["sentiment", "--algo", "rloo", "--no-progress", "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "RLOO" in out and "judge positive rate" in out and (tmp_path / "rloo_training.png").exists()

@@ -7,7 +7,8 @@ import re
 
 import pytest
 
-from rlhf_edu import summaries as S
+from rlhf_edu.tldr import carperai, comparisons, judge, text
+from rlhf_edu.tldr import posts as tldr_posts
 
 FIXTURES = os.path.join(os.path.dirname(__file__), "fixtures")
 TLDR_DIR = os.path.join(FIXTURES, "tldr")
@@ -17,40 +18,40 @@ PROMPT_RE = re.compile(r"^SUBREDDIT: r/\w+\nTITLE: [^\n]+\nPOST: [^\n]+\nTL;DR:$
 
 @pytest.fixture(scope="module")
 def posts():
-    return S.generate_posts(5000, seed=0)
+    return tldr_posts.generate_posts(5000, seed=0)
 
 
 @pytest.fixture(scope="module")
 def pairs(posts):
-    return S.comparison_pairs(posts[:2000], n_pairs=2000, seed=1)
+    return comparisons.comparison_pairs(posts[:2000], n_pairs=2000, seed=1)
 
 
 def _post(text="My boyfriend (26M) has been going through my phone for 3 months. "
                "It is starting to affect my sleep. Am I overreacting?"):
     """A hand-made post with known key facts, for judge edge cases."""
-    facts = [S.Fact("counterpart", "boyfriend", ("boyfriend", "bf")),
-             S.Fact("problem", "phone", ("phone",)),
-             S.Fact("number", "3 months", ("3 months",)),
-             S.Fact("question", "overreact", ("overreacting", "dramatic", "aita"))]
-    return S.Post("relationships", "Boyfriend keeps checking my phone", text, facts,
+    facts = [tldr_posts.Fact("counterpart", "boyfriend", ("boyfriend", "bf")),
+             tldr_posts.Fact("problem", "phone", ("phone",)),
+             tldr_posts.Fact("number", "3 months", ("3 months",)),
+             tldr_posts.Fact("question", "overreact", ("overreacting", "dramatic", "aita"))]
+    return tldr_posts.Post("relationships", "Boyfriend keeps checking my phone", text, facts,
                   " boyfriend has gone through my phone for 3 months, am I overreacting?")
 
 
 # --- generator -------------------------------------------------------------
 
 def test_deterministic_by_seed():
-    a, b = S.generate_posts(300, seed=7), S.generate_posts(300, seed=7)
+    a, b = tldr_posts.generate_posts(300, seed=7), tldr_posts.generate_posts(300, seed=7)
     assert [(p.prompt, p.reference, p.facts) for p in a] == \
            [(p.prompt, p.reference, p.facts) for p in b]
-    pa = S.comparison_pairs(a, 200, seed=3)
-    pb = S.comparison_pairs(b, 200, seed=3)
+    pa = comparisons.comparison_pairs(a, 200, seed=3)
+    pb = comparisons.comparison_pairs(b, 200, seed=3)
     assert [(c.prompt, c.chosen, c.rejected, c.reason) for c in pa] == \
            [(c.prompt, c.chosen, c.rejected, c.reason) for c in pb]
 
 
 def test_different_seeds_differ():
-    a = {p.prompt for p in S.generate_posts(300, seed=0)}
-    b = {p.prompt for p in S.generate_posts(300, seed=1)}
+    a = {p.prompt for p in tldr_posts.generate_posts(300, seed=0)}
+    b = {p.prompt for p in tldr_posts.generate_posts(300, seed=1)}
     assert len(a & b) < 5
 
 
@@ -76,10 +77,11 @@ def test_prompt_and_label_shape(posts):
 
 def test_length_bounds(posts):
     for p in posts:
-        assert S.MIN_POST_WORDS <= len(p.post.split()) <= S.MAX_POST_WORDS, p.post
-        assert S.MIN_SUMMARY_WORDS <= len(p.reference.split()) <= S.MAX_SUMMARY_WORDS, p.reference
-        assert S.approx_tokens(p.prompt) <= S.PROMPT_BUDGET + 1  # head counted without the body's space
-        assert S.approx_tokens(p.prompt + p.reference) <= S.SEQUENCE_BUDGET
+        assert tldr_posts.MIN_POST_WORDS <= len(p.post.split()) <= tldr_posts.MAX_POST_WORDS, p.post
+        assert tldr_posts.MIN_SUMMARY_WORDS <= len(p.reference.split()) <= tldr_posts.MAX_SUMMARY_WORDS, p.reference
+        # + 1: the head is counted without the body's space
+        assert text.approx_tokens(p.prompt) <= tldr_posts.PROMPT_BUDGET + 1
+        assert text.approx_tokens(p.prompt + p.reference) <= tldr_posts.SEQUENCE_BUDGET
 
 
 def test_fits_a_96_token_context_with_a_corpus_bpe(posts):
@@ -95,17 +97,17 @@ def test_facts_are_3_or_4_slots(posts):
     for p in posts[:500]:
         slots = [f.slot for f in p.facts]
         assert slots[:2] == ["counterpart", "problem"] and slots[-1] == "question"
-        assert len(set(slots)) == len(slots) and set(slots) <= set(S.SLOTS)
+        assert len(set(slots)) == len(slots) and set(slots) <= set(tldr_posts.SLOTS)
         assert all(f.keywords for f in p.facts)
 
 
 def test_references_fully_covered_and_faithful(posts):
     for p in posts:
-        assert S.fact_coverage(p, p.reference) == 1.0, (p.post, p.reference)
-        assert not S.hallucination(p, p.reference), (p.post, p.reference)
+        assert judge.fact_coverage(p, p.reference) == 1.0, (p.post, p.reference)
+        assert not judge.hallucination(p, p.reference), (p.post, p.reference)
         # The post itself states every fact (the summary is not inventing them).
-        assert S.fact_coverage(p, p.post) == 1.0, p.post
-    out = S.judge_summaries(posts, [p.reference for p in posts])
+        assert judge.fact_coverage(p, p.post) == 1.0, p.post
+    out = judge.judge_summaries(posts, [p.reference for p in posts])
     assert out["coverage"] == 1.0 and out["hallucination_rate"] == 0.0
     assert out["n"] == len(posts) and 6 <= out["mean_words"] <= 15
 
@@ -114,14 +116,14 @@ def test_fillers_are_not_key_facts(posts):
     for p in posts[:500]:
         for s in p.meta["non_key"]:
             assert s in p.post
-            assert S.fact_coverage(p, s) < 1.0
+            assert judge.fact_coverage(p, s) < 1.0
 
 
 # --- splits ----------------------------------------------------------------
 
 def test_split_no_prompt_shared(posts):
     dup = posts[:50] + posts  # force duplicates
-    sp = S.split_posts(dup, val_frac=0.1, test_frac=0.1, seed=0)
+    sp = tldr_posts.split_posts(dup, val_frac=0.1, test_frac=0.1, seed=0)
     sets = {k: {p.prompt for p in v} for k, v in sp.items()}
     assert not (sets["train"] & sets["val"]) and not (sets["train"] & sets["test"])
     assert not (sets["val"] & sets["test"])
@@ -132,10 +134,10 @@ def test_split_no_prompt_shared(posts):
 
 
 def test_load_summaries_and_sft_rows():
-    sp = S.load_summaries(n=400, seed=2, val_frac=0.1, test_frac=0.2)
+    sp = tldr_posts.load_summaries(n=400, seed=2, val_frac=0.1, test_frac=0.2)
     assert set(sp) == {"train", "val", "test"}
     assert len(sp["test"]) > len(sp["val"]) > 0
-    rows = S.sft_rows(sp["train"])
+    rows = tldr_posts.sft_rows(sp["train"])
     assert rows[0] == (sp["train"][0].prompt, sp["train"][0].reference)
 
 
@@ -143,7 +145,7 @@ def test_load_summaries_and_sft_rows():
 
 def test_pairs_balanced_and_shaped(pairs):
     counts = collections.Counter(c.reason for c in pairs)
-    assert set(counts) == set(S.REASONS)
+    assert set(counts) == set(tldr_posts.REASONS)
     assert max(counts.values()) - min(counts.values()) <= 1
     for c in pairs:
         assert c.chosen.startswith("TL;DR: ") and c.rejected.startswith("TL;DR: ")
@@ -159,38 +161,38 @@ def test_chosen_is_complete_faithful_and_varied(pairs):
     for c in pairs:
         if c.reason == "wrong_fact":
             continue  # chosen leaves one fact out there (test_wrong_fact_pairs)
-        assert S.fact_coverage(c.post, c.chosen) == 1.0
-        assert not S.hallucination(c.post, c.chosen)
-        assert S.MIN_SUMMARY_WORDS <= len(c.chosen_summary.split()) <= S.MAX_SUMMARY_WORDS
+        assert judge.fact_coverage(c.post, c.chosen) == 1.0
+        assert not judge.hallucination(c.post, c.chosen)
+        assert tldr_posts.MIN_SUMMARY_WORDS <= len(c.chosen_summary.split()) <= tldr_posts.MAX_SUMMARY_WORDS
     same_as_ref = sum(c.chosen_summary == c.post.reference for c in pairs)
     assert same_as_ref < 0.3 * len(pairs)
     p = pairs[0].post
-    many = S.comparison_pairs([p] * 40, 40, seed=0)
+    many = comparisons.comparison_pairs([p] * 40, 40, seed=0)
     assert len({c.chosen for c in many}) >= 10
 
 
 def test_missing_fact_pairs(pairs):
     sub = [c for c in pairs if c.reason == "missing_fact"]
     for c in sub:
-        assert S.fact_coverage(c.post, c.rejected) < S.fact_coverage(c.post, c.chosen)
-        assert not S.hallucination(c.post, c.rejected)
+        assert judge.fact_coverage(c.post, c.rejected) < judge.fact_coverage(c.post, c.chosen)
+        assert not judge.hallucination(c.post, c.rejected)
     # Each slot gets dropped somewhere.
     dropped = collections.Counter()
     for c in sub:
-        normed = S._norm(c.rejected)
+        normed = text.normalise(c.rejected)
         for f in c.post.facts:
-            if not any(S._has(normed, S._norm_keyword(k)) for k in f.keywords):
+            if not any(text.has_keyword(normed, text.norm_keyword(k)) for k in f.keywords):
                 dropped[f.slot] += 1
-    assert set(dropped) == set(S.SLOTS)
+    assert set(dropped) == set(tldr_posts.SLOTS)
 
 
 def test_hallucination_pairs(pairs):
     sub = [c for c in pairs if c.reason == "hallucination"]
     kinds = collections.Counter()
     for c in sub:
-        assert S.hallucination(c.post, c.rejected)
-        assert not S.hallucination(c.post, c.chosen)
-        terms = S.hallucinated_terms(c.post, c.rejected)
+        assert judge.hallucination(c.post, c.rejected)
+        assert not judge.hallucination(c.post, c.chosen)
+        terms = judge.hallucinated_terms(c.post, c.rejected)
         kinds["number" if terms[0].isdigit() else "counterpart"] += 1
     assert kinds["number"] > 0.2 * len(sub) and kinds["counterpart"] > 0.2 * len(sub)
 
@@ -201,28 +203,28 @@ def test_wrong_fact_pairs(pairs):
     sub = [c for c in pairs if c.reason == "wrong_fact"]
     kinds = collections.Counter()
     for c in sub:
-        cov = S.fact_coverage(c.post, c.chosen)
-        assert cov < 1.0 and S.fact_coverage(c.post, c.rejected) == cov
-        assert not S.hallucination(c.post, c.chosen) and S.hallucination(c.post, c.rejected)
-        kinds["number" if S.hallucinated_terms(c.post, c.rejected)[0].isdigit() else "counterpart"] += 1
+        cov = judge.fact_coverage(c.post, c.chosen)
+        assert cov < 1.0 and judge.fact_coverage(c.post, c.rejected) == cov
+        assert not judge.hallucination(c.post, c.chosen) and judge.hallucination(c.post, c.rejected)
+        kinds["number" if judge.hallucinated_terms(c.post, c.rejected)[0].isdigit() else "counterpart"] += 1
     assert kinds["number"] > 0.5 * len(sub) and kinds["counterpart"] > 0.1 * len(sub)
 
 
 def test_pairs_for_chosen_reasons(posts):
-    sub = S.comparison_pairs(posts[:300], 90, seed=3, reasons=("missing_fact", "wrong_fact"))
+    sub = comparisons.comparison_pairs(posts[:300], 90, seed=3, reasons=("missing_fact", "wrong_fact"))
     assert collections.Counter(c.reason for c in sub) == {"missing_fact": 45, "wrong_fact": 45}
     for bad in ((), ("missing_fact", "nonsense"), ("verbose", "verbose")):
         with pytest.raises(ValueError, match="reasons"):
-            S.comparison_pairs(posts[:10], 4, reasons=bad)
+            comparisons.comparison_pairs(posts[:10], 4, reasons=bad)
 
 
 def test_verbose_pairs(pairs):
     sub = [c for c in pairs if c.reason == "verbose"]
     for c in sub:
         assert len(c.rejected.split()) >= len(c.chosen.split()) + 5
-        assert S.fact_coverage(c.post, c.rejected) == S.fact_coverage(c.post, c.chosen)
-        assert not S.hallucination(c.post, c.rejected)
-        assert S.approx_tokens(c.sft_prompt + c.rejected_summary) <= S.SEQUENCE_BUDGET
+        assert judge.fact_coverage(c.post, c.rejected) == judge.fact_coverage(c.post, c.chosen)
+        assert not judge.hallucination(c.post, c.rejected)
+        assert text.approx_tokens(c.sft_prompt + c.rejected_summary) <= tldr_posts.SEQUENCE_BUDGET
     # Verbose rejections copy the post's non-key sentences.
     assert sum(any(s in c.rejected for s in c.post.meta["non_key"]) for c in sub) > 0.9 * len(sub)
 
@@ -230,49 +232,49 @@ def test_verbose_pairs(pairs):
 def test_generic_pairs(pairs):
     sub = [c for c in pairs if c.reason == "generic"]
     for c in sub:
-        assert S.fact_coverage(c.post, c.rejected) <= 1 / 3
-        assert not S.hallucination(c.post, c.rejected)
+        assert judge.fact_coverage(c.post, c.rejected) <= 1 / 3
+        assert not judge.hallucination(c.post, c.rejected)
 
 
 def test_judge_score_prefers_chosen_for_every_reason(pairs):
     for c in pairs:
-        assert S.judge_score(c.post, c.chosen) > S.judge_score(c.post, c.rejected), c
+        assert judge.judge_score(c.post, c.chosen) > judge.judge_score(c.post, c.rejected), c
 
 
 # --- the judge on hand-written cases -------------------------------------------
 
 def test_judge_edge_cases():
     p = _post()
-    assert S.fact_coverage(p, "") == 0.0
-    assert S.fact_coverage(p, "   ") == 0.0
-    assert S.fact_coverage(p, "TL;DR:") == 0.0
-    assert not S.hallucination(p, "")
+    assert judge.fact_coverage(p, "") == 0.0
+    assert judge.fact_coverage(p, "   ") == 0.0
+    assert judge.fact_coverage(p, "TL;DR:") == 0.0
+    assert not judge.hallucination(p, "")
     full = "BF has gone through my PHONE for 3 months!!! am i OVERREACTING??"
-    assert S.fact_coverage(p, full) == 1.0 and not S.hallucination(p, full)
-    assert S.fact_coverage(p, "TL;DR: " + full) == 1.0
-    assert S.fact_coverage(p, "boyfriend checks my phone") == 0.5
+    assert judge.fact_coverage(p, full) == 1.0 and not judge.hallucination(p, full)
+    assert judge.fact_coverage(p, "TL;DR: " + full) == 1.0
+    assert judge.fact_coverage(p, "boyfriend checks my phone") == 0.5
     # Whole words only: "phones" and "next" do not match "phone" / "ex".
-    assert S.fact_coverage(p, "my phones") == 0.0
+    assert judge.fact_coverage(p, "my phones") == 0.0
     # Wrong counterpart: flagged, and the real one is not covered.
-    assert S.hallucinated_terms(p, "my husband checks my phone for 3 months") == ["husband"]
-    assert S.fact_coverage(p, "my husband checks my phone for 3 months") == 0.5
+    assert judge.hallucinated_terms(p, "my husband checks my phone for 3 months") == ["husband"]
+    assert judge.fact_coverage(p, "my husband checks my phone for 3 months") == 0.5
     # A different number is flagged; the post's own numbers (age tag) are not.
-    assert S.hallucinated_terms(p, "boyfriend checked my phone for 5 months") == ["5"]
-    assert S.hallucinated_terms(p, "$400 and my sister") == ["sister", "400"]
-    assert not S.hallucination(p, "boyfriend (26M) checked my phone for 3 months")
+    assert judge.hallucinated_terms(p, "boyfriend checked my phone for 5 months") == ["5"]
+    assert judge.hallucinated_terms(p, "$400 and my sister") == ["sister", "400"]
+    assert not judge.hallucination(p, "boyfriend (26M) checked my phone for 3 months")
     # Aliases of the same person are not hallucinations.
-    assert not S.hallucination(p, "my bf checks my phone")
+    assert not judge.hallucination(p, "my bf checks my phone")
     # Words outside the generator's vocabularies are not judged.
-    assert not S.hallucination(p, "my boyfriend is a wizard")
+    assert not judge.hallucination(p, "my boyfriend is a wizard")
     # The judge needs key facts.
-    bare = S.Post("x", "t", "p", [], " r")
+    bare = tldr_posts.Post("x", "t", "p", [], " r")
     with pytest.raises(ValueError):
-        S.fact_coverage(bare, "anything")
+        judge.fact_coverage(bare, "anything")
 
 
 def test_judge_summaries_batch():
     p = _post()
-    out = S.judge_summaries([p, p, p], ["", "my sister checks my phone",
+    out = judge.judge_summaries([p, p, p], ["", "my sister checks my phone",
                                         "boyfriend checks my phone for 3 months, am I overreacting?"])
     assert out["n"] == 3
     assert out["coverage"] == pytest.approx((0 + 0.25 + 1) / 3)
@@ -280,21 +282,21 @@ def test_judge_summaries_batch():
     assert out["hallucination_rate"] == pytest.approx(1 / 3)
     assert out["mean_words"] == pytest.approx((0 + 5 + 10) / 3)
     with pytest.raises(ValueError):
-        S.judge_summaries([p], ["a", "b"])
+        judge.judge_summaries([p], ["a", "b"])
     with pytest.raises(ValueError):
-        S.judge_summaries([], [])
+        judge.judge_summaries([], [])
 
 
 def test_summary_text():
-    assert S.summary_text("TL;DR: hello there") == " hello there"
-    assert S.summary_text("  tl;dr:hello") == " hello"
-    assert S.summary_text(" hello") == " hello"
+    assert tldr_posts.summary_text("TL;DR: hello there") == " hello there"
+    assert tldr_posts.summary_text("  tl;dr:hello") == " hello"
+    assert tldr_posts.summary_text(" hello") == " hello"
 
 
 # --- loaders on the local fixtures ---------------------------------------------
 
 def test_tldr_loader_pure_python():
-    out = S.load_hf_tldr(data_dir=TLDR_DIR, use_datasets=False)
+    out = carperai.load_hf_tldr(data_dir=TLDR_DIR, use_datasets=False)
     assert set(out) == {"train", "valid"}
     assert len(out["train"]) == 5 and len(out["valid"]) == 3
     for prompt, label in out["train"] + out["valid"]:
@@ -303,37 +305,37 @@ def test_tldr_loader_pure_python():
 
 
 def test_comparison_loader_pure_python():
-    out = S.load_hf_comparisons(data_dir=CMP_DIR, use_datasets=False)
+    out = carperai.load_hf_comparisons(data_dir=CMP_DIR, use_datasets=False)
     assert set(out) == {"train", "valid1"}
     assert len(out["train"]) == 4 and len(out["valid1"]) == 3
     for c in out["train"] + out["valid1"]:
-        assert isinstance(c, S.Comparison) and c.reason is None and c.post is None
+        assert isinstance(c, tldr_posts.Comparison) and c.reason is None and c.post is None
         assert c.prompt.startswith("SUBREDDIT: r/") and "TL;DR" not in c.prompt
         assert c.chosen.startswith("TL;DR: ") and c.rejected.startswith("TL;DR: ")
         assert PROMPT_RE.match(c.sft_prompt)
         assert c.chosen != c.rejected
     with pytest.raises(ValueError):  # real rows have no key facts to build pairs from
-        S.comparison_pairs([S.Post("x", "t", "p", [], " r")], 1)
+        comparisons.comparison_pairs([tldr_posts.Post("x", "t", "p", [], " r")], 1)
 
 
 def test_loaders_datasets_path_matches():
     pytest.importorskip("datasets")
-    assert (S.load_hf_tldr(data_dir=TLDR_DIR, use_datasets=True)
-            == S.load_hf_tldr(data_dir=TLDR_DIR, use_datasets=False))
-    assert (S.load_hf_comparisons(data_dir=CMP_DIR, use_datasets=True)
-            == S.load_hf_comparisons(data_dir=CMP_DIR, use_datasets=False))
+    assert (carperai.load_hf_tldr(data_dir=TLDR_DIR, use_datasets=True)
+            == carperai.load_hf_tldr(data_dir=TLDR_DIR, use_datasets=False))
+    assert (carperai.load_hf_comparisons(data_dir=CMP_DIR, use_datasets=True)
+            == carperai.load_hf_comparisons(data_dir=CMP_DIR, use_datasets=False))
 
 
 def test_loader_errors(tmp_path):
     with pytest.raises(FileNotFoundError):
-        S.load_hf_tldr(data_dir=str(tmp_path), use_datasets=False)
+        carperai.load_hf_tldr(data_dir=str(tmp_path), use_datasets=False)
     with pytest.raises(FileNotFoundError):
-        S.load_hf_tldr(data_dir=str(tmp_path / "missing"), use_datasets=False)
+        carperai.load_hf_tldr(data_dir=str(tmp_path / "missing"), use_datasets=False)
     (tmp_path / "train.jsonl").write_text(json.dumps({"prompt": "SUBREDDIT: r/x", "text": "y"}) + "\n")
     with pytest.raises(ValueError):
-        S.load_hf_tldr(data_dir=str(tmp_path), use_datasets=False)
+        carperai.load_hf_tldr(data_dir=str(tmp_path), use_datasets=False)
     with pytest.raises(ValueError):
-        S.load_hf_comparisons(data_dir=str(tmp_path), use_datasets=False)
+        carperai.load_hf_comparisons(data_dir=str(tmp_path), use_datasets=False)
 
 
 # --- bad inputs ------------------------------------------------------------------
@@ -341,23 +343,23 @@ def test_loader_errors(tmp_path):
 @pytest.mark.parametrize("n", [0, -3, 2.5, True, None])
 def test_generate_bad_n(n):
     with pytest.raises(ValueError):
-        S.generate_posts(n)
+        tldr_posts.generate_posts(n)
 
 
 def test_bad_inputs(posts):
     with pytest.raises(ValueError):
-        S.load_summaries(n=0)
+        tldr_posts.load_summaries(n=0)
     for val, test in [(-0.1, 0.1), (1.0, 0.0), (0.1, 1.2), (0.5, 0.5)]:
         with pytest.raises(ValueError):
-            S.split_posts(posts[:20], val_frac=val, test_frac=test)
+            tldr_posts.split_posts(posts[:20], val_frac=val, test_frac=test)
     few = posts[:5]
     for n_pairs in (0, -1, 26, 1.5):
         with pytest.raises(ValueError):
-            S.comparison_pairs(few, n_pairs)
+            comparisons.comparison_pairs(few, n_pairs)
     with pytest.raises(ValueError):
-        S.comparison_pairs([], 1)
-    assert len(S.comparison_pairs(few, 20)) == 20  # the limit itself is fine
-    assert len(S.comparison_pairs(few)) == 5       # default: one pair per post
+        comparisons.comparison_pairs([], 1)
+    assert len(comparisons.comparison_pairs(few, 20)) == 20  # the limit itself is fine
+    assert len(comparisons.comparison_pairs(few)) == 5       # default: one pair per post
 
 
 def test_hallucination_pairs_include_a_wrong_age(pairs):
@@ -369,5 +371,5 @@ def test_hallucination_pairs_include_a_wrong_age(pairs):
         for age in re.findall(r"\((\d+)[MF]\)", c.rejected_summary):
             if age not in post_numbers:
                 wrong_ages += 1
-                assert age in S.hallucinated_terms(c.post, c.rejected)  # and the judge sees it
+                assert age in judge.hallucinated_terms(c.post, c.rejected)  # and the judge sees it
     assert wrong_ages > 0

@@ -6,10 +6,13 @@ import pathlib
 import pytest
 import torch
 
-from rlhf_edu import summaries
-from rlhf_edu import summarization as sm
+from rlhf_edu.tldr import judge
+from rlhf_edu.tldr import posts as tldr_posts
+from rlhf_edu.tldr import evaluation as tldr_evaluation
+from rlhf_edu.tldr import pipeline as sm
 from rlhf_edu.model import GPT, GPTConfig, generate, response_logprobs
-from rlhf_edu.ppo import PPOConfig, frozen_copy, train_ppo
+from rlhf_edu.model import frozen_copy
+from rlhf_edu.ppo import PPOConfig, train_ppo
 from rlhf_edu.reward_model import RewardModel, RMTrainConfig
 from rlhf_edu.rollout import collect_rollout
 from rlhf_edu.tokenizer import BPETokenizer, GPT2Tokenizer
@@ -20,7 +23,7 @@ FIXTURES = pathlib.Path(__file__).parent / "fixtures"
 
 @pytest.fixture(scope="module")
 def posts():
-    return summaries.generate_posts(400, seed=3)
+    return tldr_posts.generate_posts(400, seed=3)
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +40,7 @@ def tiny_gpt(tok, block_size=192, dropout=0.0):
 # ---------------------------------------------------------------- bug: SFT loss leaking onto the prompt
 
 def test_sft_loss_covers_the_summary_and_its_eos_only(posts, tok):
-    pairs = summaries.sft_rows(posts[:8])
+    pairs = tldr_posts.sft_rows(posts[:8])
     x, y, m = sm.sft_data(tok, pairs, block_size=192, batch_size=8, seed=0)(0)
     for row in range(8):
         targets = y[row][m[row].bool()].tolist()
@@ -157,25 +160,26 @@ def test_rm_judge_agreement_counts_pairs_the_judge_orders(posts, tok):
                 text = tok.decode([t for t, keep in zip(row, m) if keep and t != tok.eos_id])
                 prompt, summary = text[: text.index("TL;DR:") + 6], text[text.index("TL;DR:") + 6:]
                 post = by_prompt[prompt]
-                out.append(self.sign * (summaries.fact_coverage(post, summary)
-                                        - summaries.hallucination(post, summary)))
+                out.append(self.sign * (judge.fact_coverage(post, summary)
+                                        - judge.hallucination(post, summary)))
             return torch.tensor(out)
 
     policy = tiny_gpt(tok)
-    good = sm.rm_judge_agreement(policy, JudgeAsReward(1.0), tok, few, samples_per_post=4, max_new_tokens=12)
-    bad = sm.rm_judge_agreement(policy, JudgeAsReward(-1.0), tok, few, samples_per_post=4, max_new_tokens=12)
+    agreement = tldr_evaluation.rm_judge_agreement
+    good = agreement(policy, JudgeAsReward(1.0), tok, few, samples_per_post=4, max_new_tokens=12)
+    bad = agreement(policy, JudgeAsReward(-1.0), tok, few, samples_per_post=4, max_new_tokens=12)
     assert good["pairs"] == bad["pairs"] > 0
     assert good["agreement"] == 1.0 and bad["agreement"] == 0.0
     with pytest.raises(ValueError):
-        sm.rm_judge_agreement(policy, JudgeAsReward(1.0), tok, few, samples_per_post=1)
+        tldr_evaluation.rm_judge_agreement(policy, JudgeAsReward(1.0), tok, few, samples_per_post=1)
 
 
 def test_rouge_matches_hand_counts():
-    r = sm.rouge(["the cat sat"], ["the cat sat down"])
+    r = tldr_evaluation.rouge(["the cat sat"], ["the cat sat down"])
     assert r["rouge1"] == pytest.approx(2 * 0.75 * 1.0 / 1.75)
-    assert sm.rouge(["x"], ["y"])["rouge1"] == 0.0
+    assert tldr_evaluation.rouge(["x"], ["y"])["rouge1"] == 0.0
     with pytest.raises(ValueError):
-        sm.rouge(["a"], [])
+        tldr_evaluation.rouge(["a"], [])
 
 
 # ---------------------------------------------------------------- the Hugging Face scale, offline

@@ -16,7 +16,7 @@ from typing import Sequence
 
 import numpy as np
 
-from .data import LABELS
+from .corpus import LABELS
 
 # VADER's own conventional cut-offs on the compound score.
 POSITIVE_THRESHOLD = 0.05
@@ -95,7 +95,8 @@ def judge_agreement(tweets) -> dict:
         "neutral_agreement": float(np.mean(judged[neutral] == 1)) if neutral.any() else float("nan"),
         "n_neutral": int(neutral.sum()),
         "three_way_agreement": float(np.mean(judged == truth)),
-        "per_label_agreement": {lab: (float(confusion[i, i] / confusion[i].sum()) if confusion[i].sum() else float("nan"))
+        "per_label_agreement": {lab: (float(confusion[i, i] / confusion[i].sum()) if confusion[i].sum()
+                                      else float("nan"))
                                 for i, lab in enumerate(LABELS)},
         "confusion": confusion,
         "labels": LABELS,

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from rlhf_edu import judge
-from rlhf_edu.data import Tweet
+from rlhf_edu.sentiment import judge
+from rlhf_edu.sentiment.corpus import Tweet
 
 
 def test_compound_scores_have_the_right_sign_type_and_range():

@@ -8,8 +8,8 @@ from collections import Counter
 
 import pytest
 
-from rlhf_edu import data
-from rlhf_edu.data import LABELS, RL_PROMPTS, Tweet
+from rlhf_edu.sentiment import corpus as tweet_corpus
+from rlhf_edu.sentiment.corpus import RL_PROMPTS, Tweet
 
 FIXTURE = os.path.join(os.path.dirname(__file__), "fixtures", "tweets")
 
@@ -17,26 +17,26 @@ FIXTURE = os.path.join(os.path.dirname(__file__), "fixtures", "tweets")
 @pytest.fixture(scope="module")
 def corpus():
     # Its speed is measured by bench/, not asserted here: timed tests flake on shared machines.
-    return data.generate_tweets()
+    return tweet_corpus.generate_tweets()
 
 
 @pytest.fixture(scope="module")
 def splits(corpus):
-    return data.split_tweets(corpus)
+    return tweet_corpus.split_tweets(corpus)
 
 
 # --- generation ------------------------------------------------------------
 
 def test_generation_is_deterministic_in_the_seed():
-    a = data.generate_tweets(1000, seed=1)
-    assert a == data.generate_tweets(1000, seed=1)
-    b = data.generate_tweets(1000, seed=2)
+    a = tweet_corpus.generate_tweets(1000, seed=1)
+    assert a == tweet_corpus.generate_tweets(1000, seed=1)
+    b = tweet_corpus.generate_tweets(1000, seed=2)
     assert sum(x.text != y.text for x, y in zip(a, b)) > 950
 
 
 def test_size_balance_and_duplicates(corpus, splits):
     assert len(corpus) == 60_000
-    stats = data.corpus_stats(splits, raw=corpus)
+    stats = tweet_corpus.corpus_stats(splits, raw=corpus)
     assert stats["total"] >= 50_000
     assert stats["duplicate_rate"] < 0.01
     counts = Counter(t.label for t in corpus)
@@ -66,9 +66,9 @@ def test_splits_share_no_text(splits):
 
 
 def test_split_dedupes_injected_duplicates():
-    tweets = data.generate_tweets(600, seed=3)
+    tweets = tweet_corpus.generate_tweets(600, seed=3)
     doubled = tweets + tweets[::-1]
-    out = data.split_tweets(doubled, val_frac=0.2, test_frac=0.2)
+    out = tweet_corpus.split_tweets(doubled, val_frac=0.2, test_frac=0.2)
     all_texts = [t.text for s in out.values() for t in s]
     assert len(all_texts) == len(set(all_texts)) == len({t.text for t in tweets})
 
@@ -91,7 +91,7 @@ def test_variety(corpus):
 
 
 def test_every_opener_occurs_with_all_three_labels(corpus):
-    seen = {o.lower(): set() for o in data.OPENERS}
+    seen = {o.lower(): set() for o in tweet_corpus.OPENERS}
     for t in corpus:
         words = t.text.lower().replace(",", "").split()
         if words[0].startswith("@"):
@@ -102,11 +102,11 @@ def test_every_opener_occurs_with_all_three_labels(corpus):
     for o in RL_PROMPTS:
         assert seen[o.lower()] == {0, 1, 2}, o
     assert sum(labels == {0, 1, 2} for labels in seen.values()) >= 0.95 * len(seen)
-    assert len(data.OPENERS) >= 60
+    assert len(tweet_corpus.OPENERS) >= 60
 
 
 def test_judge_agrees_on_a_sample(corpus):
-    from rlhf_edu.judge import judge_agreement
+    from rlhf_edu.sentiment.judge import judge_agreement
     result = judge_agreement(corpus[:3000])
     assert result["pos_neg_agreement"] >= 0.9
     assert result["neutral_agreement"] >= 0.8
@@ -115,15 +115,15 @@ def test_judge_agrees_on_a_sample(corpus):
 # --- bad input ---------------------------------------------------------------
 
 @pytest.mark.parametrize("call, name", [
-    (lambda: data.generate_tweets(0), "n"),
-    (lambda: data.generate_tweets(-5), "n"),
-    (lambda: data.load_tweets("twitter"), "source"),
-    (lambda: data.load_tweets(n=0), "n"),
-    (lambda: data.split_tweets([], val_frac=1.0), "val_frac"),
-    (lambda: data.split_tweets([], test_frac=-0.1), "test_frac"),
-    (lambda: data.split_tweets([], val_frac=0.6, test_frac=0.5), "val_frac"),
-    (lambda: data.eval_prompts(0), "n"),
-    (lambda: data.prompt_completion_pairs([], n_prompt_words=(3, 2)), "n_prompt_words"),
+    (lambda: tweet_corpus.generate_tweets(0), "n"),
+    (lambda: tweet_corpus.generate_tweets(-5), "n"),
+    (lambda: tweet_corpus.load_tweets("twitter"), "source"),
+    (lambda: tweet_corpus.load_tweets(n=0), "n"),
+    (lambda: tweet_corpus.split_tweets([], val_frac=1.0), "val_frac"),
+    (lambda: tweet_corpus.split_tweets([], test_frac=-0.1), "test_frac"),
+    (lambda: tweet_corpus.split_tweets([], val_frac=0.6, test_frac=0.5), "val_frac"),
+    (lambda: tweet_corpus.eval_prompts(0), "n"),
+    (lambda: tweet_corpus.prompt_completion_pairs([], n_prompt_words=(3, 2)), "n_prompt_words"),
 ])
 def test_bad_input_raises_naming_the_argument(call, name):
     with pytest.raises(ValueError, match=name):
@@ -133,7 +133,7 @@ def test_bad_input_raises_naming_the_argument(call, name):
 # --- loader on the local fixture ----------------------------------------------
 
 def test_fixture_loader_schema_and_counts():
-    out = data.load_hf_tweets(data_dir=FIXTURE, use_datasets=False)
+    out = tweet_corpus.load_hf_tweets(data_dir=FIXTURE, use_datasets=False)
     assert set(out) == {"train", "test"}
     assert len(out["train"]) == len(out["test"]) == 30
     for tweets in out.values():
@@ -144,12 +144,12 @@ def test_fixture_loader_schema_and_counts():
 
 def test_datasets_reader_agrees_with_the_pure_python_one():
     pytest.importorskip("datasets")  # the same path as load_dataset("mteb/...")
-    assert (data.load_hf_tweets(data_dir=FIXTURE, use_datasets=False)
-            == data.load_hf_tweets(data_dir=FIXTURE, use_datasets=True))
+    assert (tweet_corpus.load_hf_tweets(data_dir=FIXTURE, use_datasets=False)
+            == tweet_corpus.load_hf_tweets(data_dir=FIXTURE, use_datasets=True))
 
 
 def test_load_tweets_hf_carves_val_and_drops_shared_text():
-    out = data.load_tweets("hf", data_dir=FIXTURE, val_frac=0.2)
+    out = tweet_corpus.load_tweets("hf", data_dir=FIXTURE, val_frac=0.2)
     assert len(out["test"]) == 30
     # One fixture train text is also in test, so it is dropped from train/val.
     assert len(out["train"]) + len(out["val"]) == 29
@@ -165,17 +165,18 @@ def test_csv_reader_and_label_text_only(tmp_path):
             w = csv.DictWriter(f, fieldnames=["text", "label_text"])
             w.writeheader()
             w.writerows({"text": r["text"], "label_text": r["label_text"]} for r in rows)
-    out = data.load_hf_tweets(data_dir=str(tmp_path), use_datasets=False)
+    out = tweet_corpus.load_hf_tweets(data_dir=str(tmp_path), use_datasets=False)
     assert [t.label for t in out["test"]] == [r["label"] for r in rows]
 
 
 def test_loader_rejects_inconsistent_labels_and_missing_files(tmp_path):
     with pytest.raises(FileNotFoundError):
-        data.load_hf_tweets(data_dir=str(tmp_path))
+        tweet_corpus.load_hf_tweets(data_dir=str(tmp_path))
     for split in ("train", "test"):
-        (tmp_path / f"{split}.jsonl").write_text(json.dumps({"text": "hi", "label": 2, "label_text": "negative"}) + "\n")
+        row = {"text": "hi", "label": 2, "label_text": "negative"}
+        (tmp_path / f"{split}.jsonl").write_text(json.dumps(row) + "\n")
     with pytest.raises(ValueError, match="label_text"):
-        data.load_hf_tweets(data_dir=str(tmp_path), use_datasets=False)
+        tweet_corpus.load_hf_tweets(data_dir=str(tmp_path), use_datasets=False)
 
 
 def test_hub_loader_without_datasets_says_how_to_install(monkeypatch):
@@ -187,32 +188,32 @@ def test_hub_loader_without_datasets_says_how_to_install(monkeypatch):
         return real_import(name, *args, **kwargs)
     monkeypatch.setattr(builtins, "__import__", no_datasets)
     with pytest.raises(ImportError, match="pip install datasets"):
-        data.load_hf_tweets()
+        tweet_corpus.load_hf_tweets()
     # The local fixture still loads, through the pure-Python reader.
-    assert len(data.load_hf_tweets(data_dir=FIXTURE)["train"]) == 30
+    assert len(tweet_corpus.load_hf_tweets(data_dir=FIXTURE)["train"]) == 30
 
 
 # --- prompts ---------------------------------------------------------------------
 
 def test_prompt_completion_pairs_rebuild_the_text():
-    tweets = data.generate_tweets(500, seed=4)
-    pairs = data.prompt_completion_pairs(tweets, n_prompt_words=(2, 4), seed=0)
+    tweets = tweet_corpus.generate_tweets(500, seed=4)
+    pairs = tweet_corpus.prompt_completion_pairs(tweets, n_prompt_words=(2, 4), seed=0)
     assert len(pairs) == len(tweets)
     for (prompt, completion), t in zip(pairs, tweets):
         assert prompt + completion == t.text
         assert completion.startswith(" ") and 2 <= len(prompt.split(" ")) <= 4
-    assert pairs == data.prompt_completion_pairs(tweets, seed=0)
+    assert pairs == tweet_corpus.prompt_completion_pairs(tweets, seed=0)
     assert Counter(len(p.split(" ")) for p, _ in pairs).keys() == {2, 3, 4}
-    assert data.prompt_completion_pairs([Tweet("one", 1)]) == []
+    assert tweet_corpus.prompt_completion_pairs([Tweet("one", 1)]) == []
 
 
 def test_eval_prompts_are_fixed_openers_without_sentiment():
-    from rlhf_edu.judge import vader_compound
-    prompts = data.eval_prompts()
+    from rlhf_edu.sentiment.judge import vader_compound
+    prompts = tweet_corpus.eval_prompts()
     assert len(prompts) == 64 == len(set(prompts))
     assert tuple(prompts[:3]) == RL_PROMPTS
-    assert prompts == data.eval_prompts()
-    assert set(prompts) <= set(data.OPENERS)
+    assert prompts == tweet_corpus.eval_prompts()
+    assert set(prompts) <= set(tweet_corpus.OPENERS)
     # VADER hears sentiment in "friend" and "honestly"; every other prompt is silent.
     scores = dict(zip(prompts, vader_compound(prompts)))
     assert [p for p, s in scores.items() if s != 0] <= ["My friend told me", "Honestly"]

@@ -1,0 +1,310 @@
+"""The sentiment task's stages: pretrain -> SFT -> reward model -> RL, each cached on disk.
+
+Every later notebook starts with e.g. ``sft, _ = pipeline.sft_model()``: it loads the checkpoint
+from the cache if one exists for these exact settings, and trains it (with a progress bar) if
+not. So each notebook also runs on its own. How the cache works, and the two run sizes (``full``
+and ``test``, from ``$RLHF_EDU_SIZE``), is ``stages.py``; this module only says what each stage
+trains and with which settings. A stage's key covers its own and earlier stages' settings, not
+later ones': a new PPO beta retrains neither pretraining, SFT nor the reward model.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import asdict, dataclass, field
+from functools import lru_cache
+
+import torch
+
+from .. import checkpoint as ckpt
+from .. import stages
+from ..model import GPT, GPTConfig, micro_config
+from ..dpo import DPOConfig
+from ..grpo import GRPOConfig
+from ..policy_gradient import PGConfig
+from ..ppo import PPOConfig
+from ..reward_model import RewardModel, RMTrainConfig, pairwise_accuracy, preference_pairs, train_reward_model
+from ..rloo import RLOOConfig
+from ..tokenizer import BPETokenizer
+from ..train import TrainConfig, pack_stream, pretrain_batches, sft_batches, sft_rows, train
+from . import corpus as tweets
+
+
+@dataclass
+class SentimentSetup:
+    """Every setting of stages 1-2 (corpus, tokenizer, model shape, training)."""
+
+    corpus_size: int = 60_000
+    corpus_seed: int = 0
+    vocab_size: int = 2048
+    block_size: int = 48        # tweets average ~18 tokens; prompt + 24 new tokens fit easily
+    # Sized for a 2-core laptop CPU: a few minutes for both stages.
+    pretrain: TrainConfig = field(default_factory=lambda: TrainConfig(steps=150, batch_size=32, lr=3e-3,
+                                                                      warmup_steps=15, eval_every=50,
+                                                                      checkpoint_every=50))
+    sft: TrainConfig = field(default_factory=lambda: TrainConfig(steps=100, batch_size=32, lr=1e-3,
+                                                                 warmup_steps=10, eval_every=50, seed=1))
+
+    def model_config(self, vocab_size: int) -> GPTConfig:
+        return micro_config(vocab_size=vocab_size, block_size=self.block_size)
+
+    @classmethod
+    def test_size(cls) -> "SentimentSetup":
+        """Same corpus, tokenizer and model; a few training steps only (see ``stages.py``)."""
+        return cls(pretrain=TrainConfig(steps=8, batch_size=16, lr=3e-3, warmup_steps=2, eval_every=4,
+                                        checkpoint_every=0),
+                   sft=TrainConfig(steps=6, batch_size=16, lr=1e-3, warmup_steps=2, eval_every=3, seed=1,
+                                   checkpoint_every=0))
+
+
+@dataclass
+class RLHFSetup:
+    """Settings of the reward model and the RL stages (on top of ``SentimentSetup``)."""
+
+    rm_pairs: int = 5_000
+    rm_heldout_pairs: int = 2_000
+    rm: RMTrainConfig = field(default_factory=lambda: RMTrainConfig(steps=80, batch_size=32, lr=5e-4))
+    calibration_samples: int = 512
+    max_new_tokens: int = 24
+    ppo: PPOConfig = field(default_factory=PPOConfig)
+    pg: PGConfig = field(default_factory=PGConfig)
+    # The algorithms of notebook 12, with the same sampled-completion budget as PPO (60 x 32) and,
+    # for DPO, the reward model's own preference pairs.
+    rloo: RLOOConfig = field(default_factory=RLOOConfig)
+    grpo: GRPOConfig = field(default_factory=GRPOConfig)
+    dpo: DPOConfig = field(default_factory=DPOConfig)
+    calibration_seed: int = 2024
+    # Notebook 10's beta sweep: one short PPO run per beta. Fewer iterations than notebook 09 but a
+    # harder push (lr 1e-3 instead of 3e-4), so that at beta = 0 the exploit shows within a CPU budget.
+    sweep_betas: tuple[float, ...] = (0.0, 0.01, 0.05, 0.1, 0.3)
+    sweep: PPOConfig = field(default_factory=lambda: PPOConfig(iterations=16, ppo_epochs=4, lr=1e-3))
+
+    @classmethod
+    def test_size(cls) -> "RLHFSetup":
+        """A few steps of every stage (see ``stages.py``): it runs, it proves nothing."""
+        ppo = PPOConfig(iterations=2, batch_size=16, minibatch_size=8, ppo_epochs=2)
+        return cls(rm_pairs=400, rm_heldout_pairs=200, rm=RMTrainConfig(steps=6, batch_size=16, lr=5e-4),
+                   calibration_samples=64, ppo=ppo, pg=PGConfig(iterations=2, batch_size=16),
+                   rloo=RLOOConfig(iterations=2, prompts_per_iteration=4),
+                   grpo=GRPOConfig(iterations=2, prompts_per_iteration=4, epochs=2, minibatch_size=8),
+                   dpo=DPOConfig(epochs=1, batch_size=16),
+                   sweep_betas=(0.0, 0.3), sweep=PPOConfig(iterations=1, batch_size=16, minibatch_size=8,
+                                                           ppo_epochs=1))
+
+
+def setup() -> SentimentSetup:
+    """Stages 1-2 settings at the current run size (``$RLHF_EDU_SIZE``, read now)."""
+    return SentimentSetup() if stages.full_size() else SentimentSetup.test_size()
+
+
+def rl_setup() -> RLHFSetup:
+    """Reward-model and RL settings at the current run size."""
+    return RLHFSetup() if stages.full_size() else RLHFSetup.test_size()
+
+
+# ---------------------------------------------------------------- data
+
+def corpus(s: SentimentSetup | None = None) -> dict:
+    """The offline tweet corpus, split into train / val / test (generated once per process)."""
+    s = s or setup()
+    return _corpus(s.corpus_size, s.corpus_seed)
+
+
+@lru_cache(maxsize=4)
+def _corpus(size: int, seed: int) -> dict:
+    return tweets.load_tweets("synthetic", n=size, seed=seed)
+
+
+def tokenizer(s: SentimentSetup | None = None) -> BPETokenizer:
+    """The compact BPE, trained on the training split once and cached."""
+    s = s or setup()
+    path = stages.cache_dir() / f"tokenizer-bpe-{s.vocab_size}-{stages.key([s.corpus_size, s.corpus_seed])}.json"
+    if path.exists():
+        return BPETokenizer.load(path)
+    tok = BPETokenizer.train([t.text for t in corpus(s)["train"]], vocab_size=s.vocab_size)
+    tok.save(path)
+    return tok
+
+
+def tweet_ids(split: str, s: SentimentSetup | None = None) -> list[list[int]]:
+    """Token ids of every tweet of a split, encoded once and cached as .npz (no pickle)."""
+    import numpy as np
+
+    s = s or setup()
+    path = stages.cache_dir() / f"ids-{split}-{s.vocab_size}-{stages.key([s.corpus_size, s.corpus_seed])}.npz"
+    if path.exists():
+        z = np.load(path, allow_pickle=False)
+        flat, offsets = z["flat"].tolist(), z["offsets"].tolist()
+        return [flat[a:b] for a, b in zip(offsets[:-1], offsets[1:])]
+    ids = tokenizer(s).encode_batch([t.text for t in corpus(s)[split]])
+    offsets = np.cumsum([0] + [len(i) for i in ids])
+    np.savez(path, flat=np.array([x for i in ids for x in i], dtype=np.int32), offsets=offsets)
+    return ids
+
+
+def pretrain_data(s: SentimentSetup | None = None):
+    """(train batch function, fixed validation batches) for next-token prediction."""
+    s = s or setup()
+    tok = tokenizer(s)
+    train_stream = pack_stream(tweet_ids("train", s), tok.eos_id)
+    val_stream = pack_stream(tweet_ids("val", s), tok.eos_id)
+    get = pretrain_batches(train_stream, s.block_size, s.pretrain.batch_size, s.pretrain.seed)
+    val_get = pretrain_batches(val_stream, s.block_size, 64, seed=12345)
+    return get, [val_get(i) for i in range(2)]
+
+
+def sft_data(s: SentimentSetup | None = None):
+    """(train batch function, validation batches) of prompt -> completion pairs."""
+    s = s or setup()
+    tok = tokenizer(s)
+    splits = corpus(s)
+
+    def rows(split, seed, limit):
+        # SFT takes steps * batch_size rows at most: encode a shuffled subset, not the whole split.
+        pairs = tweets.prompt_completion_pairs(splits[split], seed=seed)
+        pairs = [pairs[i] for i in torch.randperm(len(pairs), generator=torch.Generator().manual_seed(seed))[:limit]]
+        p_ids = tok.encode_batch([p for p, _ in pairs])
+        c_ids = tok.encode_batch([c for _, c in pairs])
+        return sft_rows(list(zip(p_ids, c_ids)), tok.eos_id, tok.pad_id, s.block_size - 1)
+
+    ids, mask = rows("train", s.sft.seed, s.sft.steps * s.sft.batch_size)
+    vids, vmask = rows("val", 12345, 256)
+    get = sft_batches(ids, mask, s.sft.batch_size, s.sft.seed)
+    val_get = sft_batches(vids, vmask, 64, seed=12345)
+    return get, [val_get(i) for i in range(2)]
+
+
+def rl_prompts(s: SentimentSetup | None = None) -> list[str]:
+    """Training prompts for RL: the first few words of training tweets (the SFT prompts)."""
+    pairs = tweets.prompt_completion_pairs(corpus(s)["train"], seed=7)
+    return sorted({p for p, _ in pairs})
+
+
+def evaluation_prompts(n: int | None = None) -> list[str]:
+    """The fixed held-out prompt set every notebook and the CLI evaluate on (48 at full size, 8 at test size)."""
+    return tweets.eval_prompts((48 if stages.full_size() else 8) if n is None else n)
+
+
+# ---------------------------------------------------------------- the stages
+
+def _pretrain_dir(s: SentimentSetup):
+    settings = asdict(s)
+    del settings["sft"]  # pretraining ignores the SFT settings: a new SFT does not retrain stage 1
+    return stages.stage_dir("pretrain", settings)
+
+
+def pretrained_model(s: SentimentSetup | None = None, retrain: bool = False, progress: bool | None = None):
+    """Stage 1: the micro GPT-2 pretrained on the tweet corpus. Returns (model, history)."""
+    s = s or setup()
+    progress = stages.show_progress() if progress is None else progress
+
+    def fit(d):
+        tok = tokenizer(s)
+        torch.manual_seed(s.pretrain.seed)
+        model = GPT(s.model_config(tok.vocab_size))
+        get, val = pretrain_data(s)
+        hist = train(model, get, s.pretrain, val, out_dir=d, desc="pretrain", progress=progress)
+        return model.eval(), hist
+
+    return stages.cached_stage(_pretrain_dir(s), fit, stages.load_lm_stage, retrain, steps=s.pretrain.steps)
+
+
+def sft_model(s: SentimentSetup | None = None, retrain: bool = False, progress: bool | None = None):
+    """Stage 2: supervised fine-tuning on prompt -> completion pairs. Returns (model, history)."""
+    s = s or setup()
+    progress = stages.show_progress() if progress is None else progress
+
+    def fit(d):
+        model, _ = pretrained_model(s, progress=progress)
+        get, val = sft_data(s)
+        hist = train(model, get, s.sft, val, out_dir=d, desc="sft", progress=progress)
+        return model.eval(), hist
+
+    return stages.cached_stage(stages.stage_dir("sft", asdict(s)), fit, stages.load_lm_stage, retrain,
+                               steps=s.sft.steps)
+
+
+def _rm_settings(rl: RLHFSetup) -> list:
+    """Every RLHFSetup setting the reward model (training, held-out score, calibration) reads."""
+    return [asdict(rl.rm), rl.rm_pairs, rl.rm_heldout_pairs, rl.calibration_samples, rl.max_new_tokens,
+            rl.calibration_seed]
+
+
+def rm_dir(s: SentimentSetup | None = None, rl: RLHFSetup | None = None):
+    return stages.stage_dir("rm", asdict(s or setup()), *_rm_settings(rl or rl_setup()))
+
+
+def policy_dir(kind: str, s: SentimentSetup | None = None, rl: RLHFSetup | None = None, cfg=None):
+    # The policy trains against the calibrated reward model: every RM setting is part of its key.
+    rl = rl or rl_setup()
+    return stages.stage_dir(kind, asdict(s or setup()), *_rm_settings(rl), asdict(cfg or getattr(rl, kind)))
+
+
+def train_pairs(s: SentimentSetup | None = None, rl: RLHFSetup | None = None) -> list[tuple[str, str]]:
+    """The preference pairs (chosen tweet, rejected tweet) the reward model learns from, and DPO too."""
+    rl = rl or rl_setup()
+    return preference_pairs(corpus(s)["train"], rl.rm_pairs, seed=rl.rm.seed)
+
+
+def reward_model(s: SentimentSetup | None = None, rl: RLHFSetup | None = None, retrain: bool = False,
+                 progress: bool | None = None):
+    """Stage 3: Bradley-Terry reward model on corpus preference pairs, calibrated on SFT samples.
+
+    Returns (reward model, info) with info = held-out accuracy, loss history, gain and bias.
+    """
+    s, rl = s or setup(), rl or rl_setup()
+    progress = stages.show_progress() if progress is None else progress
+
+    def fit(d):
+        sft, _ = sft_model(s, progress=progress)
+        tok = tokenizer(s)
+        splits = corpus(s)
+        rm = RewardModel(copy.deepcopy(sft), seed=rl.rm.seed)
+        pairs = train_pairs(s, rl)
+        held_out = preference_pairs(splits["test"], rl.rm_heldout_pairs, seed=99)
+        hist = train_reward_model(rm, tok, pairs, rl.rm, progress=progress)
+        accuracy = pairwise_accuracy(rm, tok, held_out)
+        gain, bias = stages.calibrate_on_samples(rm, sft, tok, rl_prompts(s), rl.calibration_samples,
+                                                 rl.max_new_tokens, rl.calibration_seed)
+        meta = {"stage": "reward_model", "heldout_accuracy": accuracy, "gain": gain, "bias": bias,
+                "history": hist}
+        ckpt.save_model(rm, d, sft.config.to_dict(), meta)
+        return rm, meta
+
+    return stages.cached_stage(rm_dir(s, rl), fit, stages.load_rm_stage, retrain)
+
+
+def policy(kind: str, s: SentimentSetup | None = None, rl: RLHFSetup | None = None, cfg=None,
+           retrain: bool = False, progress: bool | None = None):
+    """Stage 4 with algorithm ``kind`` (``stages.ALGORITHMS``). Returns (policy, per-iteration history).
+
+    The reward model's settings are part of every policy's key, DPO's included: DPO trains on the
+    reward model's pairs and its log reports the reward model's scores.
+    """
+    if kind not in stages.ALGORITHMS:
+        raise ValueError(f"unknown RL algorithm {kind!r}; choose one of {', '.join(stages.ALGORITHMS)}")
+    s, rl = s or setup(), rl or rl_setup()
+    cfg = cfg or getattr(rl, kind)
+    progress = stages.show_progress() if progress is None else progress
+
+    def fit(d):
+        sft, _ = sft_model(s, progress=progress)
+        rm, _ = reward_model(s, rl, progress=progress)
+        pairs = train_pairs(s, rl) if kind == "dpo" else None
+        trained, history = stages.train_policy(kind, sft, rm, tokenizer(s), rl_prompts(s), cfg, progress, pairs)
+        ckpt.save_model(trained, d, trained.config.to_dict(), {"stage": kind, "history": history})
+        return trained, history
+
+    return stages.cached_stage(policy_dir(kind, s, rl, cfg), fit, stages.load_policy_stage, retrain)
+
+
+def ppo_policy(s: SentimentSetup | None = None, rl: RLHFSetup | None = None, cfg: PPOConfig | None = None,
+               retrain: bool = False, progress: bool | None = None):
+    """Stage 4 with PPO. Returns (policy, per-iteration history)."""
+    return policy("ppo", s, rl, cfg, retrain, progress)
+
+
+def pg_policy(s: SentimentSetup | None = None, rl: RLHFSetup | None = None, cfg: PGConfig | None = None,
+              retrain: bool = False, progress: bool | None = None):
+    """Stage 4 with the vanilla policy-gradient loop. Returns (policy, per-iteration history)."""
+    return policy("pg", s, rl, cfg, retrain, progress)
