@@ -14,6 +14,9 @@ The core, in the order of the story:
 - ``rollout``         sample completions and score them (shared by every RL loop)
 - ``policy_gradient`` RLHF with the vanilla policy-gradient loop
 - ``ppo``             RLHF with PPO (the PPO loss is ``ppo_losses``)
+- ``rloo``            REINFORCE with the leave-one-out baseline (Ahmadian et al., 2024)
+- ``grpo``            group-relative advantages and PPO's clip, no value head (Shao et al., 2024)
+- ``dpo``             Direct Preference Optimisation: preference pairs train the policy directly
 - ``evaluation``      sampling for evaluation, text metrics, the metrics table (shared by both tasks)
 - ``stages``          run size, the on-disk cache, stages trained once (shared by both tasks)
 - ``files``           reading a dataset's rows from the Hub or local files
@@ -29,6 +32,7 @@ Teaching helpers:
 
 - ``examples``        every worked number of the story, computed by ``formulas``
 - ``plots``, ``widgets``, ``figures``  what the notebooks draw and the sliders they show
+- ``exercises/``      graded exercises for notebooks 01-09: checks, solutions, a grading command
 
 - ``cli``             the ``rlhf-edu`` command line
 """
