@@ -19,7 +19,7 @@ from rlhf_edu import formulas as F
 BLUE, ORANGE, GREEN, RED, GREY = "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#7f7f7f"
 
 
-def _grid(ax):
+def style_grid(ax):
     ax.grid(True, alpha=0.3)
     ax.axhline(0.0, color=GREY, lw=0.8)
 
@@ -44,7 +44,7 @@ def plot_sequence_probability(tokens=E.TOKENS, token_probs=E.TOKEN_PROBS) -> Fig
     ax2.set(xticks=list(x), xticklabels=labels, ylim=(1.4 * float(logp.sum()), 0.0),
             title="... or add log-probabilities")
     ax2.legend(loc="lower left", ncol=2, fontsize=8)
-    _grid(ax2)
+    style_grid(ax2)
     return fig
 
 
@@ -58,7 +58,7 @@ def plot_discounted_returns(T: int = 10, reward: float = 1.0, gammas=(1.0, 0.95,
     ax.set(xlabel="token position t", ylabel="return G_t",
            title=f"Reward {reward:g} only at the last token")
     ax.legend()
-    _grid(ax)
+    style_grid(ax)
     return fig
 
 
@@ -83,8 +83,8 @@ def plot_bt_sigmoid_and_loss(gap_range: float = 8.0) -> Figure:
     ax2.set(xlabel="reward gap  r_chosen - r_rejected", ylabel="loss",
             title="Reward-model loss")
     ax2.legend(loc="upper right")
-    _grid(ax1)
-    _grid(ax2)
+    style_grid(ax1)
+    style_grid(ax2)
     return fig
 
 
@@ -130,7 +130,7 @@ def plot_ppo_clip_objective(epsilon: float = E.EPSILON, advantages=(2.0, -1.0),
         ax.set(xlabel="ratio r = pi_theta / pi_old", ylabel="objective",
                title=f"A = {adv:+.1f}, epsilon = {epsilon:g}")
         ax.legend(loc="upper left" if adv > 0 else "lower left", fontsize=8)
-        _grid(ax)
+        style_grid(ax)
     return fig
 
 
@@ -150,7 +150,7 @@ def plot_kl_penalty(reward: float = 3.5, betas=(0.0, 0.05, 0.1, 0.2, 0.5), kl_ma
                     bbox={"boxstyle": "round,pad=0.2", "fc": "white", "ec": "none", "alpha": 0.85})
     ax.set(xlabel="KL(pi || pi_ref)", ylabel="total reward", title=f"Reward {reward:g} minus beta x KL")
     ax.legend(fontsize=8, loc="lower left")
-    _grid(ax)
+    style_grid(ax)
     return fig
 
 
@@ -171,7 +171,7 @@ def plot_kl_estimators(pi=E.KL_PI, pi_ref=E.KL_REF, words=E.KL_WORDS) -> Figure:
     ax.axhline(F.exact_kl(pi, pi_ref), ls="--", color=BLUE, label="exact KL of the example")
     ax.set(xlabel="log pi(token) - log pi_ref(token)", ylabel="estimate", title="One token's KL estimate")
     ax.legend(fontsize=8, loc="upper left")
-    _grid(ax)
+    style_grid(ax)
     return fig
 
 
@@ -201,7 +201,7 @@ def plot_lm_training(pre_hist, sft_hist=None) -> Figure:
             ax.plot(h.eval_step, h.eval_loss, "o-", label="validation")
         ax.set(title=f"{name}: cross-entropy", xlabel="step", ylabel="loss (nats/token)")
         ax.legend()
-        _grid(ax)
+        style_grid(ax)
     return fig
 
 
@@ -216,7 +216,7 @@ def plot_rm_training(history: dict) -> Figure:
     b.plot(history["step"][len(history["step"]) - len(sm):], sm, color="tab:green")
     b.set(title="batch pairwise accuracy", xlabel="step", ylabel="accuracy", ylim=(0, 1.02))
     for ax in (a, b):
-        _grid(ax)
+        style_grid(ax)
     return fig
 
 
@@ -233,7 +233,7 @@ def plot_reward_by_label(scores, labels, names) -> Figure:
     # A fixed place outside the bars: loc="best" over 120 bars is slow, and past 1 s matplotlib
     # warns on stderr, which made nbval fail this cell on a loaded machine.
     ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0))
-    _grid(ax)
+    style_grid(ax)
     return fig
 
 
@@ -259,7 +259,7 @@ def plot_rl_history(history: list[dict], keys=("score", "kl_k1", "total_reward")
         ax.plot(its, [h[key] for h in history], marker=".")
         label = RL_LABELS.get(key)
         ax.set(title=f"{label} [{key}]" if label else key, xlabel="iteration")
-        _grid(ax)
+        style_grid(ax)
     for ax in list(axes.flat)[n:]:
         ax.axis("off")
     if title:
@@ -299,12 +299,12 @@ def plot_beta_sweep(rows: list[dict]) -> Figure:
     a.plot(labels, [r["distinct_2"] for r in rows], "^-", label="distinct-2 (diversity)")
     a.set(title="what each β buys", xlabel="KL coefficient")
     a.legend(fontsize=8)
-    _grid(a)
+    style_grid(a)
     b.scatter([r["kl_k1"] for r in rows], [r["rm_score"] for r in rows], label="proxy", marker="o")
     b.scatter([r["kl_k1"] for r in rows], [r["judge_compound"] for r in rows], label="judge", marker="s")
     for r, lab in zip(rows, labels):
         b.annotate(lab, (r["kl_k1"], r["rm_score"]), fontsize=8, xytext=(3, 3), textcoords="offset points")
     b.set(title="proxy and judge against KL", xlabel="KL to reference (nats per completion)")
     b.legend()
-    _grid(b)
+    style_grid(b)
     return fig

@@ -169,6 +169,36 @@ widgets.kl_widget()
 print(widgets.kl_readout(3.5, 15.0, 0.1))
 
 # %% [markdown]
+# ## Try it: k1 against k3 against the exact KL
+#
+# The policy below starts at the reference ($d = 0$) and moves away from it as $d$ grows:
+# $\pi_d \propto \pi_{\text{ref}} \cdot (\pi/\pi_{\text{ref}})^d$, so $d = 1$ is the worked example
+# above and $d = 3$ is a policy that has drifted far. Each estimate averages $k_1$ or $k_3$ over
+# some sampled tokens, and the left panel repeats that 400 times (seeded) to show how much the
+# estimate wanders around the exact KL. The right panel is each estimator's noise for a single
+# token, computed exactly by summing over the three words.
+#
+# Things to try: with 1 token, how often is $k_1$'s estimate negative? How many tokens does it
+# take before $k_1$'s average is reliably positive? And move $d$ to 3: close to the reference $k_3$
+# is by far the quieter estimator, but far from it the ratio $\rho = \pi_{\text{ref}}/\pi$ gets large
+# on the words the policy has all but abandoned, and $k_3$ becomes the *noisier* one. Both stay unbiased throughout.
+#
+# The widget needs a running kernel; without one (on GitHub, say) the cell after it shows the
+# starting state.
+
+# %%
+from rlhf_edu import explore
+
+widgets.kl_spread_widget()
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+# (sampled with a fixed seed; the exact digits may change between torch versions)
+spread = explore.kl_estimator_spread(distance=1.0, n_samples=10)
+print(explore.kl_spread_text(spread))
+explore.plot_kl_spread(spread)
+
+# %% [markdown]
 # ## Summary
 #
 # - A reward model is a proxy; optimising it without limits invites **reward hacking**.

@@ -187,6 +187,35 @@ if stages.full_size():  # checks on training results; skipped at test size (see 
     assert 0.05 < share["positive"] < 0.9, "the SFT model should write mixed sentiment"
 
 # %% [markdown]
+# ## Try it: the generation explorer
+#
+# Type a prompt (press Enter) and move the sliders. Both models continue it with the same random
+# draws, so what differs between their columns is the models, not the dice. **Temperature** divides
+# the logits before the softmax: below 1 it sharpens the distribution, above 1 it flattens it.
+# **Top-k** keeps only the k likeliest tokens; **top-p** keeps the smallest set of likeliest tokens
+# whose probabilities add up to p. (RL will sample from the full distribution at temperature 1:
+# its log-probabilities must be those of the policy itself.)
+#
+# The table follows one sample token by token: the probability of each token in the distribution
+# it was actually drawn from, and in the model's own distribution (temperature 1, nothing cut).
+# Lower the temperature and watch the first column go to 1 and the text turn repetitive; raise it
+# and watch unlikely tokens (small second column) get picked. Compare how the pretrained model and
+# the SFT model continue the same prompt.
+#
+# The widget needs a running kernel; without one (on GitHub, say) the cell after it prints the
+# starting state.
+
+# %%
+from rlhf_edu import explore, widgets
+
+models = {"pretrained": pretrained, "SFT": sft}
+widgets.generation_widget(models, tok, prompt="Today I feel")
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+print(explore.generation_text(explore.explore_generation(models, tok, "Today I feel")))
+
+# %% [markdown]
 # ## Summary
 #
 # - The corpus is synthetic but speaks real English sentiment: an independent judge agrees with

@@ -127,6 +127,31 @@ if stages.full_size():  # checks on training results; skipped at test size (see 
     assert abs(ro.scores.mean().item()) < 0.5 and 0.5 < ro.scores.std().item() < 1.5
 
 # %% [markdown]
+# ## Try it: the reward-model playground
+#
+# Type a tweet and press Enter. You get the reward model's (calibrated) score next to the VADER
+# judge's compound score, and a picture of the score *as the text grows*: every prefix of your
+# tweet, token by token, scored as if the tweet ended there. Where the blue line jumps is where the
+# reward model "decides". Things to try: a positive tweet that turns negative half-way ("Today I
+# feel great but then my phone broke"); a negation ("not bad at all"); a word repeated ("good good
+# good good"); an emoji. Where do the reward model and VADER disagree? Notebook 10 shows what a
+# policy does with such disagreements.
+#
+# The widget needs a running kernel; without one (on GitHub, say) the cell after it shows the
+# starting state.
+
+# %%
+from rlhf_edu import explore, widgets
+
+widgets.reward_playground(rm, tok, text="Today I feel great, my friends are the best")
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+played = explore.reward_by_prefix(rm, tok, "Today I feel great, my friends are the best")
+print(explore.reward_text(played))
+explore.plot_reward_by_prefix(played)
+
+# %% [markdown]
 # ## The story's 0.881, on a real pair
 #
 # In notebook 02 a reward model scored a chosen reply 3.0 and a rejected one 1.0, and
