@@ -51,7 +51,9 @@ class DPOConfig:
     batch_size: int = 32           # pairs per step (64 sequences in one forward pass)
     lr: float = 3e-4
     anneal_lr: bool = True         # linear decay to 0 over the steps
-    beta: float = 0.1              # the KL strength that the implicit reward assumes
+    # The KL strength the implicit reward assumes: larger keeps the policy nearer the reference. At full
+    # size 0.1 reached judge 0.90 at KL 15 to the SFT model, 0.3 the same 0.90 at KL 6.
+    beta: float = 0.3
     temperature: float = 1.0       # of every log-prob (and of the monitor's sampling), as in PPO
     max_grad_norm: float = 1.0
     # Sampling, for the log only: every monitor_every steps, score monitor_samples completions of

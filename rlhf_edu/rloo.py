@@ -26,7 +26,8 @@ from dataclasses import dataclass
 
 import torch
 
-from .model import GPT, response_logprobs
+from .model import GPT
+from .policy_gradient import pg_loss
 from .optim import adamw
 from .ppo import leave_one_out
 from .rollout import collect_rollout
@@ -39,7 +40,9 @@ class RLOOConfig:
     samples_per_prompt: int = 4    # k
     max_new_tokens: int = 24
     temperature: float = 1.0       # used for sampling *and* every log-prob, as in PPO
-    lr: float = 3e-4
+    # Full size: 3e-4 reached judge 0.72 at KL 4.9; 5e-4 0.82 at KL 9.5; 1e-3 and 2e-3 collapsed to
+    # 3-4 token completions ("... better!!", "... best life") that the reward model scores highly.
+    lr: float = 5e-4
     beta: float = 0.1              # KL coefficient, in the reward (PPO's value)
     max_grad_norm: float = 1.0
     seed: int = 0
@@ -95,9 +98,8 @@ def train_rloo(policy: GPT, reference: GPT, reward_model, tokenizer, prompts: li
         t_update = time.perf_counter()
         kl = ro.kl_k1.sum(1)
         advantages = rloo_advantages(ro.scores, kl, cfg.beta, k)  # constants: the rollout ran under no_grad
-        logp = response_logprobs(policy, ro.sequences, ro.attention_mask, ro.prompt_len, cfg.temperature)
-        seq_logp = (logp * ro.response_mask).sum(1)  # generated tokens only
-        loss = -(advantages * seq_logp).mean()
+        # REINFORCE: the policy-gradient loss of notebook 08, generated tokens only, sampling temperature.
+        loss = pg_loss(policy, ro, advantages, cfg.temperature)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(policy.parameters(), cfg.max_grad_norm)

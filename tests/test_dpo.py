@@ -6,39 +6,12 @@ import pytest
 import torch
 
 from rlhf_edu.dpo import DPOConfig, dpo_loss, pair_batch, preference_spans, sequence_logprobs, train_dpo
-from rlhf_edu.model import GPT, GPTConfig, frozen_copy, token_logprobs
+from rlhf_edu.model import frozen_copy, token_logprobs
 from rlhf_edu.reward_model import RewardModel
 
+from tiny import TOK, tiny
 
-class CharTokenizer:
-    """Lowercase letters and space, plus EOS and PAD (as in test_ppo.py)."""
-
-    chars = " abcdefghijklmnopqrstuvwxyz"
-    eos_id, pad_id, vocab_size = 27, 28, 29
-
-    def encode(self, text):
-        return [self.chars.index(c) for c in text]
-
-    def encode_batch(self, texts):
-        return [self.encode(t) for t in texts]
-
-    def decode(self, ids):
-        out = []
-        for i in ids:
-            if i == self.eos_id:
-                break
-            if i != self.pad_id:
-                out.append(self.chars[i])
-        return "".join(out)
-
-
-TOK = CharTokenizer()
 PAIRS = [("good day", "bad day"), ("so happy", "so sad"), ("love it", "hate it"), ("nice", "awful mess")]
-
-
-def tiny(seed=0):
-    torch.manual_seed(seed)
-    return GPT(GPTConfig(vocab_size=TOK.vocab_size, block_size=32, n_layer=1, n_head=2, d_model=16))
 
 
 def test_loss_equals_the_hand_computed_value():
@@ -113,3 +86,12 @@ def test_bad_settings_raise():
         pair_batch([([TOK.eos_id], [], [3])], TOK.pad_id)
     with pytest.raises(ValueError, match="monitor_every"):
         train_dpo(tiny(), frozen_copy(tiny()), TOK, PAIRS, DPOConfig(monitor_every=1), progress=False)
+
+
+def test_the_reference_is_read_at_the_policys_temperature():
+    # Policy = reference at the start, so every implicit reward is 0 and the first loss is log 2,
+    # at any temperature, if (and only if) both log-probs use the same one.
+    policy = tiny()
+    _, hist = train_dpo(policy, frozen_copy(policy), TOK, PAIRS, DPOConfig(batch_size=4, temperature=0.7),
+                        progress=False)
+    assert hist[0]["loss"] == pytest.approx(math.log(2), abs=1e-6) and hist[0]["margin"] == pytest.approx(0, abs=1e-6)

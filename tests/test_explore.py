@@ -18,7 +18,8 @@ from rlhf_edu import widgets
 from rlhf_edu.evaluation import sample_rollout
 from rlhf_edu.model import frozen_copy, response_logprobs
 from rlhf_edu.reward_model import RewardModel
-from test_ppo import PROMPTS, TOK, tiny, tiny_cfg
+from test_ppo import tiny_cfg
+from tiny import PROMPTS, TOK, tiny
 
 
 def _short_lines(text):

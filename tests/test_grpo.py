@@ -9,7 +9,7 @@ from rlhf_edu.grpo import GRPOConfig, group_advantages, grpo_loss, train_grpo
 from rlhf_edu.model import frozen_copy
 from rlhf_edu.reward_model import RewardModel
 
-from test_dpo import TOK, tiny
+from tiny import TOK, tiny
 
 PROMPTS = ["hello", "the cat", "a", "good day"]
 
@@ -105,3 +105,16 @@ def test_bad_settings_raise():
         GRPOConfig(clip_eps=1.5)
     with pytest.raises(ValueError, match="minibatch_size"):
         GRPOConfig(prompts_per_iteration=3, group_size=3, minibatch_size=4)
+
+
+def test_the_clip_zeroes_the_gradient_of_tokens_past_the_band():
+    # Ratio e^1 = 2.7 with A > 0, and e^-1 = 0.37 with A < 0: both clipped, no gradient (beta = 0).
+    new = torch.tensor([[1.0, -1.0, 0.05]], requires_grad=True)
+    old = torch.zeros(1, 3)
+    mask = torch.ones(1, 3)
+    for adv, clipped in ((1.0, [0]), (-1.0, [1])):
+        new.grad = None
+        loss, stats = grpo_loss(new, old, old.clone(), torch.tensor([adv]), mask, clip_eps=0.2, beta=0.0)
+        loss.backward()
+        assert all(new.grad[0, i] == 0 for i in clipped), new.grad
+        assert new.grad[0, 2] != 0  # a ratio inside the band still gets its gradient

@@ -1,4 +1,4 @@
-"""One test (at least) for every item of the PPO checklist (shared/ppo-checklist.md)."""
+"""One test (at least) for every item of the PPO checklist (docs/ppo-checklist.md)."""
 
 import copy
 import dataclasses
@@ -8,43 +8,13 @@ import pytest
 import torch
 
 from rlhf_edu import formulas
-from rlhf_edu.model import GPT, GPTConfig, frozen_copy, generate, response_logprobs
+from rlhf_edu.model import frozen_copy, generate, response_logprobs
 from rlhf_edu.ppo import (AdaptiveKLController, PolicyWithValue, PPOConfig, gae, gae_loop, leave_one_out,
                           masked_mean, ppo_losses, token_rewards, train_ppo, whiten)
 from rlhf_edu.reward_model import RewardModel, calibrate
 from rlhf_edu.rollout import collect_rollout, truncate_after_eos
 
-
-class CharTokenizer:
-    """A tiny tokenizer for tests: lowercase letters and space, plus EOS and PAD."""
-
-    chars = " abcdefghijklmnopqrstuvwxyz"
-    eos_id, pad_id, vocab_size = 27, 28, 29
-
-    def encode(self, text):
-        return [self.chars.index(c) for c in text]
-
-    def encode_batch(self, texts):
-        return [self.encode(t) for t in texts]
-
-    def decode(self, ids):
-        out = []
-        for i in ids:
-            if i == self.eos_id:
-                break
-            if i != self.pad_id:
-                out.append(self.chars[i])
-        return "".join(out)
-
-
-TOK = CharTokenizer()
-PROMPTS = ["hello", "the cat", "a", "good day"]
-
-
-def tiny(dropout=0.0, seed=0):
-    torch.manual_seed(seed)
-    return GPT(GPTConfig(vocab_size=TOK.vocab_size, block_size=32, n_layer=1, n_head=2, d_model=16,
-                         dropout=dropout))
+from tiny import PROMPTS, TOK, tiny
 
 
 def tiny_cfg(**kw):

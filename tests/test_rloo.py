@@ -10,7 +10,7 @@ from rlhf_edu.ppo import leave_one_out
 from rlhf_edu.reward_model import RewardModel
 from rlhf_edu.rloo import RLOOConfig, rloo_advantages, train_rloo
 
-from test_dpo import TOK, tiny
+from tiny import TOK, tiny
 from test_grpo import PROMPTS, PromptOnlyReward
 
 
@@ -65,3 +65,24 @@ def test_bad_settings_raise():
         RLOOConfig(beta=-0.1)
     with pytest.raises(ValueError, match="lr"):
         RLOOConfig(lr=0.0)
+
+
+def test_the_update_is_the_policy_gradient_loss_of_notebook_08(monkeypatch):
+    # RLOO's loss is pg_loss (tested in test_policy_gradient.py: sign, generated tokens only,
+    # temperature): check that train_rloo hands it the leave-one-out advantages and the temperature.
+    import rlhf_edu.rloo as rloo_module
+    from rlhf_edu.policy_gradient import pg_loss
+
+    seen = []
+
+    def spy(policy, ro, advantages, temperature=1.0):
+        loss = pg_loss(policy, ro, advantages, temperature)
+        seen.append((advantages.clone(), temperature, ro, loss.item()))
+        return loss
+
+    monkeypatch.setattr(rloo_module, "pg_loss", spy)
+    _, hist = train_rloo(tiny(), frozen_copy(tiny()), RewardModel(tiny(seed=1)), TOK, PROMPTS,
+                         tiny_cfg(iterations=1, temperature=0.7), progress=False)
+    (adv, temperature, ro, loss), = seen
+    assert temperature == 0.7 and hist[0]["loss"] == loss  # the very loss that was minimised, sign included
+    assert torch.allclose(adv, rloo_advantages(ro.scores, ro.kl_k1.sum(1), 0.1, 4))

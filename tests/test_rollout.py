@@ -8,7 +8,7 @@ import torch
 from rlhf_edu.model import frozen_copy
 from rlhf_edu.reward_model import RewardModel
 from rlhf_edu.rollout import Rollout, collect_rollout
-from test_ppo import PROMPTS, TOK, tiny
+from tiny import PROMPTS, TOK, tiny
 
 
 def test_kl_estimates_of_a_hand_built_rollout():

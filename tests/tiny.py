@@ -45,3 +45,8 @@ def tiny_gpt(vocab_size: int = CharTokenizer.vocab_size, block_size: int = 32, n
 
 def tiny_reward_model(seed: int = 1, **kw) -> RewardModel:
     return RewardModel(tiny_gpt(seed=seed, **kw)).eval()
+
+
+def tiny(seed: int = 0, dropout: float = 0.0) -> GPT:
+    """The default tiny GPT for the character tokenizer (``tiny(1)`` is another seed)."""
+    return tiny_gpt(seed=seed, dropout=dropout)

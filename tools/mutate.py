@@ -356,12 +356,15 @@ MUTANTS: list[Mutant] = [
       "r = scores - beta * kl\n    return r - r.view(-1, k).mean(1).repeat_interleave(k)"),
     M("rloo.kl-sign", "rloo.py",
       "return leave_one_out(scores - beta * kl, k)", "return leave_one_out(scores + beta * kl, k)"),
-    M("rloo.sum-over-padding", "rloo.py",
-      "seq_logp = (logp * ro.response_mask).sum(1)", "seq_logp = logp.sum(1)"),
+    # The update is policy_gradient.pg_loss (its padding, sign and temperature mutants are above).
     M("rloo.loss-sign", "rloo.py",
-      "loss = -(advantages * seq_logp).mean()", "loss = (advantages * seq_logp).mean()"),
+      "loss = pg_loss(policy, ro, advantages, cfg.temperature)",
+      "loss = -pg_loss(policy, ro, advantages, cfg.temperature)"),
     M("rloo.temperature-missing", "rloo.py",
-      "ro.attention_mask, ro.prompt_len, cfg.temperature)", "ro.attention_mask, ro.prompt_len)"),
+      "loss = pg_loss(policy, ro, advantages, cfg.temperature)", "loss = pg_loss(policy, ro, advantages)"),
+    M("rloo.raw-scores", "rloo.py",
+      "loss = pg_loss(policy, ro, advantages, cfg.temperature)",
+      "loss = pg_loss(policy, ro, ro.scores, cfg.temperature)", "no baseline, no KL: the raw score"),
 ]
 
 CONFTEST = """
@@ -520,7 +523,8 @@ class Runner:
         """
         log = self.tmp / "pytest.log"
         t0 = time.perf_counter()
-        pid = self._spawn(["-x", "-q", "-p", "no:cacheprovider", "--no-header", *files],
+        pid = self._spawn(["-x", "-q", "-p", "no:cacheprovider", "--no-header",
+                           "-W", "ignore::pytest.PytestAssertRewriteWarning", *files],  # plugins preloaded: harmless
                           self._env(extra_env or {}), log)
         while True:
             done, status = os.waitpid(pid, os.WNOHANG)
