@@ -108,13 +108,13 @@ class PairBatch:
 
 def pair_batch(spans, pad_id: int) -> PairBatch:
     """The rollout's layout, so ``response_logprobs`` reads both halves as it reads a rollout."""
-    prompts = [p for p, _, _ in spans] * 2
-    responses = [c for _, c, _ in spans] + [r for _, _, r in spans]
     for i, (p, c, r) in enumerate(spans):
         if not p:
             raise ValueError(f"pairs[{i}] has an empty prompt")
         if not c or not r:
             raise ValueError(f"pairs[{i}] has an empty {'chosen' if not c else 'rejected'} response")
+    prompts = [p for p, _, _ in spans] * 2
+    responses = [c for _, c, _ in spans] + [r for _, _, r in spans]
     P, R = max(map(len, prompts)), max(map(len, responses))
     seqs = torch.full((len(prompts), P + R), pad_id, dtype=torch.long)
     mask = torch.zeros_like(seqs)

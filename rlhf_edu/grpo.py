@@ -47,7 +47,10 @@ class GRPOConfig:
     epochs: int = 4                # passes over each rollout batch (the paper's mu)
     minibatch_size: int = 16       # completions per gradient step
     clip_eps: float = 0.2
-    beta: float = 0.04             # KL coefficient, in the loss (the paper's value)
+    # KL coefficient, in the loss. The paper's 0.04 barely holds our small model back: at full size it
+    # reached judge 1.00 at KL 33 (repetitive text); 0.1 gave 0.95 at KL 15; 0.2 gave 0.91 at KL 8.8;
+    # 0.5 gave 0.77 at KL 3.8. The term is a per-token mean, so it weighs less than PPO's summed KL.
+    beta: float = 0.2
     eps: float = 1e-4              # added to the group's std
     max_grad_norm: float = 1.0
     seed: int = 0

@@ -1,23 +1,30 @@
 """Mutation testing of the RL core: plant one realistic bug at a time, run the unit tests, count the catches.
 
-    .venv/bin/python tools/mutate.py                 # every mutant (15-30 minutes on 2 cores)
+    .venv/bin/python tools/mutate.py                 # every mutant: ~3 minutes on a quiet 2-core machine
     .venv/bin/python tools/mutate.py --list          # the list, with every anchor checked
-    .venv/bin/python tools/mutate.py --only ppo.value-head-alignment rollout.ref-temperature
+    .venv/bin/python tools/mutate.py --only ppo.value-head-alignment rollout.ref-temperature-missing
     .venv/bin/python tools/mutate.py --file ppo.py   # the mutants of one module
 
 Each mutant is (name, file under rlhf_edu/, an exact snippet of the real code, what replaces it).
 The package, the tests, conftest.py and pyproject.toml are copied to a throw-away directory; each
-mutant is written into the copy, the unit tests of its module run against it (``pytest -x``: the
-first failure is enough), and the file is restored. A mutant is *caught* when a test fails (or the
-run hangs past ``--timeout``), *survived* when every test passes. A snippet that is not found
-exactly once stops the run before anything is scored: the code moved, and the list must follow.
+mutant is written into the copy, the unit tests of its module (``TESTS``) run against it with
+``pytest -x`` (the first failure is enough), and the file is restored. A mutant is *caught* when a
+test fails (or the run passes ``--timeout`` CPU seconds: a hang), *survived* when every test passes.
+A snippet that is not found exactly once stops the run before anything is scored: the code moved,
+and the list must follow it.
 
 Some mutants are marked ``harmless``: the change cannot alter any result of the package (the note
 says why). They are run too, but reported apart and left out of the score. A mutant whose module's
 test file does not exist yet is reported as "no tests" and left out of the score as well.
 
+Speed: the unmutated tests run first, twice (to time each test, then in the order the mutants use:
+quickest first, so that -x stops early); each run is a child forked from this process, which has
+already imported torch, pytest and the other heavy modules, but never rlhf_edu (``--subprocess``
+starts a fresh interpreter instead); torch uses one thread per run.
+
 Not part of the default test command (it takes minutes); run it on demand, e.g. after changing
-the RL core or its tests. Exit status: 0 when the score reaches ``--min-score`` (95 %), else 1.
+the RL core or its tests, and add a mutant when you add a test for a bug. Exit status: 0 when the
+score reaches ``--min-score`` (95 %), 1 below it, 2 when the list or the baseline is broken.
 """
 
 from __future__ import annotations
@@ -439,11 +446,10 @@ def make_copy(tmp: pathlib.Path) -> pathlib.Path:
     return tmp
 
 
-# torch._dynamo: test_optim builds torch's AdamW to compare with ours, which imports it (seconds of CPU).
-PRELOAD = ("torch", "torch._dynamo", "numpy", "tqdm.auto", "pytest", "hypothesis", "nbval.plugin")
+PRELOAD = ("torch", "numpy", "tqdm.auto", "pytest", "hypothesis", "nbval.plugin")
 
 
-def preload() -> None:
+def preload(extra: tuple[str, ...] = ()) -> None:
     """Import the heavy third-party modules once, in this process, so that every forked run starts warm.
 
     Never rlhf_edu: each run must import the (mutated) copy afresh. Nothing is computed here, so no
@@ -451,7 +457,7 @@ def preload() -> None:
     """
     import importlib
 
-    for name in PRELOAD:
+    for name in PRELOAD + extra:
         try:
             importlib.import_module(name)
         except ImportError:
@@ -597,7 +603,8 @@ def main(argv=None) -> int:
 
     fork = hasattr(os, "fork") and not args.subprocess
     if fork:
-        preload()
+        # test_optim builds torch's AdamW to compare with ours, which imports torch._dynamo (seconds of CPU).
+        preload(("torch._dynamo",) if any("test_optim.py" in TESTS[m.file] for m in mutants) else ())
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # so that the temporary copy is removed
     t_start = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="rlhf_edu_mutants_") as d:
