@@ -19,7 +19,9 @@ Details:
   (``train_dpo`` can sample a few completions now and then to *monitor* score and KL, nothing more);
 - logged: the implicit rewards of chosen and rejected, their margin and accuracy, and the policy's
   log-probs of both. The loss only sees the *difference*, so the log-probs of chosen and rejected
-  often both fall while the margin grows: a known DPO behaviour, worth watching.
+  often both fall while the margin grows: a known DPO behaviour, worth watching. "chosen_reward"
+  (same batch, against the reference) shows it best: at full size it stays below 0 all along (the
+  chosen tweets become *less* likely than under the SFT model, by ~3 nats) while the rejected fall ~13.
 
 The pairs (``preference_spans``) are the reward model's own: (chosen tweet, rejected tweet), two whole
 texts with, mostly, different openers. For Z(x) to cancel, both responses need the same prompt. So the
@@ -29,6 +31,8 @@ from the very comparisons the reward model learns from. Cutting each tweet into 
 the rest would give the two responses different prompts, and the loss would compare answers to
 different questions (Z(x_w) and Z(x_l) would not cancel). Words that both tweets start with cost
 nothing: the same tokens in the same context have the same log-probs, and cancel in the difference.
+(Measured at full size, the cut version did about as well, judge 0.89 at KL 7.0 against 0.90 at 6.2:
+here the argument decides, not the numbers.)
 """
 
 from __future__ import annotations
@@ -165,7 +169,9 @@ def train_dpo(policy: GPT, reference: GPT, tokenizer, pairs: list[tuple[str, str
     opt = adamw(policy.parameters(), lr=cfg.lr)
     gen = torch.Generator().manual_seed(cfg.seed)
     if cfg.monitor_every:  # the same prompts and the same seed every time: the curve shows the policy move
-        pick = torch.randint(0, len(prompts), (cfg.monitor_samples,), generator=gen).tolist()
+        # Its own generator: watching must not change the order of the pairs, so not the training either.
+        monitor_gen = torch.Generator().manual_seed(cfg.seed + 1)
+        pick = torch.randint(0, len(prompts), (cfg.monitor_samples,), generator=monitor_gen).tolist()
         monitor_prompts = [prompts[i] for i in pick]
     steps_per_epoch = math.ceil(len(spans) / cfg.batch_size)
     total = cfg.epochs * steps_per_epoch

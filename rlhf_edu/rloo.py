@@ -40,8 +40,8 @@ class RLOOConfig:
     samples_per_prompt: int = 4    # k
     max_new_tokens: int = 24
     temperature: float = 1.0       # used for sampling *and* every log-prob, as in PPO
-    # Full size: 3e-4 reached judge 0.72 at KL 4.9; 5e-4 0.82 at KL 9.5; 1e-3 and 2e-3 collapsed to
-    # 3-4 token completions ("... better!!", "... best life") that the reward model scores highly.
+    # Full size: 3e-4 reached judge 0.72 at KL 4.9; 5e-4 0.82 at KL 9.5 (seed 1: 0.86 at 7.7); 1e-3 and
+    # 2e-3 collapsed to 3-4 token completions ("... better!!", "... best life") the reward model likes.
     lr: float = 5e-4
     beta: float = 0.1              # KL coefficient, in the reward (PPO's value)
     max_grad_norm: float = 1.0

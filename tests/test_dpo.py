@@ -95,3 +95,13 @@ def test_the_reference_is_read_at_the_policys_temperature():
     _, hist = train_dpo(policy, frozen_copy(policy), TOK, PAIRS, DPOConfig(batch_size=4, temperature=0.7),
                         progress=False)
     assert hist[0]["loss"] == pytest.approx(math.log(2), abs=1e-6) and hist[0]["margin"] == pytest.approx(0, abs=1e-6)
+
+
+def test_monitoring_does_not_change_the_training():
+    runs = []
+    for every in (0, 2):
+        cfg = DPOConfig(epochs=3, batch_size=2, lr=3e-3, monitor_every=every, monitor_samples=4, max_new_tokens=4)
+        _, hist = train_dpo(tiny(), frozen_copy(tiny()), TOK, PAIRS, cfg, progress=False,
+                            reward_model=RewardModel(tiny(seed=1)), prompts=["good", "the"])
+        runs.append([h["loss"] for h in hist])
+    assert runs[0] == runs[1]
