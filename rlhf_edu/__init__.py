@@ -32,6 +32,8 @@ Teaching helpers:
 
 - ``examples``        every worked number of the story, computed by ``formulas``
 - ``plots``, ``widgets``, ``figures``  what the notebooks draw and the sliders they show
+- ``show``            a function's source, highlighted, and settings one field a line
+- ``words``           the real-word rate: does the micro model write words?
 - ``explore``         what the live widgets compute on the trained models (tested without a browser)
 - ``exercises/``      graded exercises for notebooks 01-09: checks, solutions, a grading command
 

@@ -155,7 +155,7 @@ def train_dpo(policy: GPT, reference: GPT, tokenizer, pairs: list[tuple[str, str
     ``reward_model`` and ``prompts`` are only for the monitor (``cfg.monitor_every``); DPO never
     trains on them. Returns (policy, list of per-step log dicts); "tokens" (sampled to train) is 0.
     """
-    from tqdm.auto import tqdm
+    from tqdm import tqdm  # text bars: a saved notebook keeps their last state (a widget bar saves "0%")
 
     if cfg.monitor_every and (reward_model is None or not prompts):
         raise ValueError("monitor_every > 0 needs a reward_model and prompts to sample from")

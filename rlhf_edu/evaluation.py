@@ -59,16 +59,26 @@ def metrics_table(columns: dict[str, dict], labels: dict[str, str], label_width:
 
 @torch.no_grad()
 def sample_texts(model, tokenizer, prompts: list[str], max_new_tokens: int = 24, temperature: float = 1.0,
-                 top_k: int | None = None, seed: int = 0) -> list[str]:
-    """Prompt + sampled completion, as text (seeded, batched, KV cache)."""
+                 top_k: int | None = None, seed: int = 0, sep: str = "") -> list[str]:
+    """Prompt + sampled completion, as text (seeded, batched, KV cache).
+
+    ``sep`` goes between them, for printing: ``sep=SEPARATOR`` shows "Today I feel ▸ scared", and a
+    completion that does not start with a space (the model glued a word onto the prompt) shows as
+    "Today I feel ▸Apparently". Leave it empty for text that is scored (judge, reward model).
+    """
     gen = generate(model, tokenizer.encode_batch(prompts), max_new_tokens, tokenizer.eos_id, tokenizer.pad_id,
                    temperature=temperature, top_k=top_k, generator=torch.Generator().manual_seed(seed))
-    return [p + tokenizer.decode(r[m.bool()].tolist()) for p, r, m in zip(prompts, gen.responses, gen.response_mask)]
+    glue = " " + sep if sep else ""
+    return [p + glue + tokenizer.decode(r[m.bool()].tolist())
+            for p, r, m in zip(prompts, gen.responses, gen.response_mask)]
+
+
+SEPARATOR = "\u25b8"  # "▸": where the prompt ends and the model's completion begins
 
 
 def side_by_side(models: dict, tokenizer, prompts: list[str], seed: int = 5) -> str:
     """Completions of each model for the same prompts and seed, one block per prompt."""
-    samples = {name: sample_texts(m, tokenizer, prompts, seed=seed) for name, m in models.items()}
+    samples = {name: sample_texts(m, tokenizer, prompts, seed=seed, sep=SEPARATOR) for name, m in models.items()}
     width = max(len(n) for n in models)
     blocks = []
     for i in range(len(prompts)):

@@ -21,6 +21,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import time
+
 import torch
 
 from . import formulas
@@ -68,7 +70,7 @@ def pg_loss(policy: GPT, ro, advantages: torch.Tensor, temperature: float = 1.0)
 def train_policy_gradient(policy: GPT, reference: GPT, reward_model, tokenizer, prompts: list[str],
                           cfg: PGConfig, progress: bool = True, callback=None):
     """Update ``policy`` in place. Returns (policy, list of per-iteration log dicts), like ``train_ppo``."""
-    from tqdm.auto import tqdm
+    from tqdm import tqdm  # text bars: a saved notebook keeps their last state (a widget bar saves "0%")
 
     torch.manual_seed(cfg.seed)
     for m in (reference, reward_model):
@@ -79,6 +81,7 @@ def train_policy_gradient(policy: GPT, reference: GPT, reward_model, tokenizer, 
     gen = torch.Generator().manual_seed(cfg.seed)
     history = []
     for it in tqdm(range(cfg.iterations), desc="policy gradient", disable=not progress):
+        t_start = time.perf_counter()
         batch = [prompts[i] for i in torch.randint(0, len(prompts), (cfg.batch_size,), generator=gen)]
         ro = collect_rollout(policy, reference, reward_model, tokenizer, batch, cfg.max_new_tokens,
                              cfg.temperature, gen)
@@ -93,7 +96,8 @@ def train_policy_gradient(policy: GPT, reference: GPT, reward_model, tokenizer, 
         opt.step()
         log = {"iteration": it, "score": ro.scores.mean().item(), "kl_k1": kl.mean().item(),
                "kl_k3": ro.kl_k3.sum(1).mean().item(), "total_reward": rewards.mean().item(),
-               "loss": loss.item(), "length": ro.lengths.float().mean().item()}
+               "loss": loss.item(), "length": ro.lengths.float().mean().item(),
+               "tokens": int(ro.lengths.sum()), "seconds": time.perf_counter() - t_start}
         history.append(log)
         if callback is not None:
             callback(log, ro)

@@ -236,7 +236,7 @@ def train_ppo(policy: GPT, reference: GPT, reward_model, tokenizer, prompts: lis
 
     Returns (model with value head, list of per-iteration log dicts).
     """
-    from tqdm.auto import tqdm
+    from tqdm import tqdm  # text bars: a saved notebook keeps their last state (a widget bar saves "0%")
 
     torch.manual_seed(cfg.seed)
     for m in (reference, reward_model):
@@ -251,6 +251,7 @@ def train_ppo(policy: GPT, reference: GPT, reward_model, tokenizer, prompts: lis
     history = []
     bar = tqdm(range(cfg.iterations), desc="PPO", disable=not progress)
     for it in bar:
+        t_start = time.perf_counter()
         lr = cfg.lr * (1 - it / cfg.iterations) if cfg.anneal_lr else cfg.lr
         for g in opt.param_groups:
             g["lr"] = lr
@@ -309,6 +310,7 @@ def train_ppo(policy: GPT, reference: GPT, reward_model, tokenizer, prompts: lis
             "seconds_scoring": ro.seconds["scoring"],
             "seconds_update": time.perf_counter() - t_update,
             "tokens": int(ro.lengths.sum()),
+            "seconds": time.perf_counter() - t_start,
         }
         for key in ("policy_loss", "value_loss", "entropy", "clip_frac", "approx_kl"):
             log[key] = sum(s[key] for s in stats) / len(stats)

@@ -108,7 +108,7 @@ class RMTrainConfig:
 def train_reward_model(rm: RewardModel, tokenizer, pairs: list[tuple[str, str]], cfg: RMTrainConfig,
                        progress: bool = True) -> dict:
     """Minimise the Bradley-Terry loss over random minibatches of pairs. Returns the loss/accuracy history."""
-    from tqdm.auto import tqdm
+    from tqdm import tqdm  # text bars: a saved notebook keeps their last state (a widget bar saves "0%")
 
     from .optim import adamw
     from .train import TrainConfig, lr_at

@@ -76,7 +76,7 @@ def train_rloo(policy: GPT, reference: GPT, reward_model, tokenizer, prompts: li
 
     Returns (policy, list of per-iteration log dicts), like ``train_ppo``.
     """
-    from tqdm.auto import tqdm
+    from tqdm import tqdm  # text bars: a saved notebook keeps their last state (a widget bar saves "0%")
 
     torch.manual_seed(cfg.seed)
     for m in (reference, reward_model):

@@ -17,7 +17,7 @@ from typing import Callable
 
 import torch
 import torch.nn.functional as F
-from tqdm.auto import tqdm
+from tqdm import tqdm  # text bars: a saved notebook keeps their last state (a widget bar saves "0%")
 
 from . import checkpoint as ckpt
 from .model import GPT, model_device

@@ -63,7 +63,8 @@ def build(src: pathlib.Path, run: bool = True, timeout: int = 1800) -> pathlib.P
         from nbclient import NotebookClient  # only needed to execute (tests import this file to parse)
 
         t0 = time.time()
-        NotebookClient(nb, timeout=timeout, kernel_name="python3",
+        # coalesce_streams: a text progress bar is saved as its last state, not every redraw
+        NotebookClient(nb, timeout=timeout, kernel_name="python3", coalesce_streams=True,
                        resources={"metadata": {"path": str(OUT)}}).execute()
         print(f"executed {dest.name} in {time.time() - t0:.1f}s")
     nbformat.write(nb, dest)

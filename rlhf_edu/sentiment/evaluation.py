@@ -9,17 +9,20 @@ On a fixed held-out prompt set, sample completions (seeded) and report:
 - diversity: distinct-1 / distinct-2 over all completions, and repetition
   (share of words that repeat an earlier word of the same completion);
 - perplexity of the completions under the reference (fluency as the start saw it);
-- mean completion length in tokens.
+- mean completion length in tokens;
+- real-word rate: share of the completions' words that occur in the training tweets
+  (``words.real_word_rate``), so "does the micro model write words?" is a number.
 """
 
 from __future__ import annotations
 
 import math
 
+from .. import words
 from ..evaluation import distinct_n, repetition_rate, sample_rollout
 from ..evaluation import metrics_table as table
 from ..rollout import Rollout
-from . import judge
+from . import judge, pipeline
 
 
 def rollout_metrics(ro: Rollout) -> dict:
@@ -37,7 +40,9 @@ def rollout_metrics(ro: Rollout) -> dict:
         "repetition": repetition_rate(ro.completions),
         "ref_perplexity": math.exp(-(ro.ref_logprobs * mask).sum().item() / n_tokens.item()),
         "length": ro.lengths.float().mean().item(),
+        "real_word_rate": words.real_word_rate(ro.completions, pipeline.vocabulary()),
     }
+
 
 
 def evaluate(policy, reference, reward_model, tokenizer, prompts: list[str], max_new_tokens: int = 24,
@@ -67,6 +72,7 @@ METRIC_LABELS = {
     "repetition": "repetition",
     "ref_perplexity": "perplexity under reference",
     "length": "length (tokens)",
+    "real_word_rate": "real-word rate",
 }
 
 

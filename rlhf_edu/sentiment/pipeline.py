@@ -17,7 +17,7 @@ from functools import lru_cache
 import torch
 
 from .. import checkpoint as ckpt
-from .. import stages
+from .. import stages, words
 from ..model import GPT, GPTConfig, micro_config
 from ..dpo import DPOConfig
 from ..grpo import GRPOConfig
@@ -38,12 +38,13 @@ class SentimentSetup:
     corpus_seed: int = 0
     vocab_size: int = 2048
     block_size: int = 48        # tweets average ~18 tokens; prompt + 24 new tokens fit easily
-    # Sized for a 2-core laptop CPU: a few minutes for both stages.
-    pretrain: TrainConfig = field(default_factory=lambda: TrainConfig(steps=150, batch_size=32, lr=3e-3,
-                                                                      warmup_steps=15, eval_every=50,
-                                                                      checkpoint_every=50))
-    sft: TrainConfig = field(default_factory=lambda: TrainConfig(steps=100, batch_size=32, lr=1e-3,
-                                                                 warmup_steps=10, eval_every=50, seed=1))
+    # Sized for a 2-core laptop CPU (about 1.5 + 0.3 min). Measured on the evaluation prompts: 150 + 100
+    # steps gave SFT samples a real-word rate of 0.93 ("houring", "tehthis"); 500 + 200 gave 0.99.
+    pretrain: TrainConfig = field(default_factory=lambda: TrainConfig(steps=600, batch_size=32, lr=3e-3,
+                                                                      warmup_steps=30, eval_every=120,
+                                                                      checkpoint_every=120))
+    sft: TrainConfig = field(default_factory=lambda: TrainConfig(steps=200, batch_size=32, lr=1e-3,
+                                                                 warmup_steps=20, eval_every=50, seed=1))
 
     def model_config(self, vocab_size: int) -> GPTConfig:
         return micro_config(vocab_size=vocab_size, block_size=self.block_size)
@@ -66,7 +67,8 @@ class RLHFSetup:
     rm: RMTrainConfig = field(default_factory=lambda: RMTrainConfig(steps=80, batch_size=32, lr=5e-4))
     calibration_samples: int = 512
     max_new_tokens: int = 24
-    ppo: PPOConfig = field(default_factory=PPOConfig)
+    # beta 0.15, not PPOConfig's 0.1: with the longer-trained SFT model, 0.1 ended at KL 10.1 on one run.
+    ppo: PPOConfig = field(default_factory=lambda: PPOConfig(beta=0.15))
     pg: PGConfig = field(default_factory=PGConfig)
     # The algorithms of notebook 12, with the same sampled-completion budget as PPO (60 x 32) and,
     # for DPO, the reward model's own preference pairs.
@@ -113,6 +115,17 @@ def corpus(s: SentimentSetup | None = None) -> dict:
 @lru_cache(maxsize=4)
 def _corpus(size: int, seed: int) -> dict:
     return tweets.load_tweets("synthetic", n=size, seed=seed)
+
+
+def vocabulary(s: SentimentSetup | None = None) -> frozenset[str]:
+    """Every word of the training tweets: what ``words.real_word_rate`` checks completions against."""
+    s = s or setup()
+    return _vocabulary(s.corpus_size, s.corpus_seed)
+
+
+@lru_cache(maxsize=4)
+def _vocabulary(size: int, seed: int) -> frozenset[str]:
+    return words.corpus_vocabulary(t.text for t in _corpus(size, seed)["train"])
 
 
 def tokenizer(s: SentimentSetup | None = None) -> BPETokenizer:
