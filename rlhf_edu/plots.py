@@ -308,3 +308,21 @@ def plot_beta_sweep(rows: list[dict]) -> Figure:
     b.legend()
     style_grid(b)
     return fig
+
+
+def plot_rounds(columns: dict[str, dict]) -> Figure:
+    """Fact coverage and hallucination rate per round of new comparisons, SFT as the baseline line.
+
+    ``columns``: {"SFT": metrics, "round 0": metrics, "round 1": ...} as ``tldr.rounds.round_metrics`` gives.
+    """
+    rounds = [k for k in columns if k != "SFT"]
+    fig = Figure(figsize=(9, 3.2), layout="constrained")
+    for ax, key, name in zip(fig.subplots(1, 2), ("coverage", "hallucination_rate"),
+                             ("fact coverage (higher is better)", "hallucination rate (lower is better)")):
+        ax.plot(range(len(rounds)), [columns[r][key] for r in rounds], "o-", color=BLUE, label="PPO policy")
+        ax.axhline(columns["SFT"][key], color=GREY, ls="--", label="SFT")
+        ax.set_xticks(range(len(rounds)), rounds)
+        ax.set_title(name)
+        ax.grid(True, alpha=0.3)
+        ax.legend()
+    return fig

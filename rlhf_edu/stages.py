@@ -165,9 +165,11 @@ ALGORITHMS = ("ppo", "pg", "rloo", "grpo", "dpo")
 
 
 def train_policy(kind: str, sft: GPT, rm: RewardModel, tokenizer, prompts: list[str], cfg, progress: bool = True,
-                 pairs: list[tuple[str, str]] | None = None):
+                 pairs: list[tuple[str, str]] | None = None, start: GPT | None = None):
     """RL (or DPO) from the SFT model against a frozen copy of it. Returns (policy, per-iteration history).
 
+    ``start``: train a copy of this model instead of the SFT model (the reference stays SFT), e.g.
+    to continue from an earlier policy.
     ``kind`` names the algorithm: "ppo" (``ppo.train_ppo``), "pg" (``policy_gradient``), "rloo",
     "grpo" or "dpo" (their modules). DPO learns from preference ``pairs`` instead of the reward
     model's scores.
@@ -180,7 +182,7 @@ def train_policy(kind: str, sft: GPT, rm: RewardModel, tokenizer, prompts: list[
 
     if kind not in ALGORITHMS:
         raise ValueError(f"unknown RL algorithm {kind!r}; choose one of {', '.join(ALGORITHMS)}")
-    policy, reference = copy.deepcopy(sft), frozen_copy(sft)
+    policy, reference = copy.deepcopy(sft if start is None else start), frozen_copy(sft)
     if kind == "dpo":
         if not pairs:
             raise ValueError("DPO trains on preference pairs: pass pairs=[(chosen text, rejected text), ...]")

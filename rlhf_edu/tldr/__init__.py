@@ -8,4 +8,6 @@
 - ``carperai``     the real CarperAI datasets (Hub, cache or local files)
 - ``evaluation``   ROUGE, the judge's rates, reward and KL; the reward model on the policy's summaries
 - ``pipeline``     the task's settings and stages at two scales: the micro GPT-2 (cached) and Hugging Face
+- ``rounds``       online rounds: a simulated labeller compares the policy's own summaries, the reward
+                   model retrains, PPO runs again
 """

@@ -249,7 +249,7 @@ def reward_model(s: SummarySetup | None = None, retrain: bool = False, progress:
         sft, _ = sft_model(s, progress=progress)
         tok = tokenizer(s)
         splits = corpus(s)
-        pairs = comp.comparison_pairs(splits["train"], s.rm_pairs, seed=s.rm.seed, reasons=s.pair_reasons)
+        pairs = train_comparisons(s)
         heldout = comp.comparison_pairs(splits["test"], s.rm_heldout_pairs, seed=99, reasons=s.pair_reasons)
         rm, info = train_rm(sft, tok, pairs, heldout, s.rm, rl_prompts(s), s.calibration_samples, s.max_new_tokens,
                             s.calibration_seed, progress=progress)
@@ -257,6 +257,12 @@ def reward_model(s: SummarySetup | None = None, retrain: bool = False, progress:
         return rm, info
 
     return stages.cached_stage(_dir("rm", s), fit, stages.load_rm_stage, retrain)
+
+
+def train_comparisons(s: SummarySetup | None = None):
+    """The generated comparisons the reward model of round 0 learns from (training posts only)."""
+    s = s or setup()
+    return comp.comparison_pairs(corpus(s)["train"], s.rm_pairs, seed=s.rm.seed, reasons=s.pair_reasons)
 
 
 def rl_prompts(s: SummarySetup | None = None) -> list[str]:

@@ -1,0 +1,112 @@
+"""Online rounds of summarisation RLHF: the simulated labeller, the comparisons, the cached rounds."""
+
+import dataclasses
+import random
+
+import pytest
+import torch
+
+from rlhf_edu.ppo import PPOConfig
+from rlhf_edu.reward_model import RMTrainConfig
+from rlhf_edu.tldr import judge, rounds
+from rlhf_edu.tldr import pipeline as sm
+from rlhf_edu.tldr import posts as tldr_posts
+from rlhf_edu.train import TrainConfig
+
+
+@pytest.fixture(scope="module")
+def post():
+    return next(p for p in tldr_posts.generate_posts(50, seed=3) if len(p.facts) >= 2)
+
+
+def test_the_labeller_prefers_facts_and_flips_at_the_noise_rate(post):
+    good, worse = post.reference, " i need advice"
+    assert judge.fact_coverage(post, good) > judge.fact_coverage(post, worse)
+    assert rounds.label(post, good, worse, random.Random(0), 0.0) == 0
+    assert rounds.label(post, worse, good, random.Random(0), 0.0) == 1
+    rng = random.Random(1)
+    for eps in (0.15, 0.3):
+        flips = sum(rounds.label(post, good, worse, rng, eps) for _ in range(10_000)) / 10_000
+        assert abs(flips - eps) <= 0.01, (eps, flips)
+    assert rounds.label(post, good, good + " ", random.Random(0), 0.15) is None  # no difference, no label
+
+
+def test_facts_and_inventions_are_counted(post):
+    invented = post.reference + " and 97 more"
+    assert judge.hallucinated_terms(post, invented) == ["97"]
+    assert rounds.facts_value(post, post.reference) == len(post.facts)
+    assert rounds.facts_value(post, invented) == len(post.facts) - 1
+    assert rounds.label(post, invented, post.reference, random.Random(0), 0.0) == 1  # the true one wins
+    assert rounds.label(post, invented, " i need advice", random.Random(0), 0.0) == 0  # saying nothing loses
+
+
+@pytest.mark.parametrize("bad", [dict(noise=0.5), dict(noise=-0.1), dict(comparisons=0), dict(rounds=-1),
+                                 dict(policy_samples=1, sft_samples=0), dict(ppo_from="rm"), dict(rm_steps=0)])
+def test_bad_settings_name_themselves(bad):
+    name = next(iter(bad))
+    with pytest.raises(ValueError, match=name.split("_")[0]):
+        rounds.RoundsConfig(**bad)
+
+
+TINY = sm.SummarySetup(
+    n_posts=600, vocab_size=400, block_size=192, pretrain=TrainConfig(steps=2, batch_size=4, eval_every=2),
+    sft=TrainConfig(steps=2, batch_size=4, eval_every=2), rm_pairs=40, rm_heldout_pairs=12,
+    rm=RMTrainConfig(steps=2, batch_size=4), calibration_samples=8,
+    ppo=PPOConfig(iterations=1, batch_size=4, minibatch_size=2, max_new_tokens=12, samples_per_prompt=2,
+                  no_eos_penalty=-3.0))
+TINY_ROUNDS = rounds.RoundsConfig(rounds=2, comparisons=12, posts_per_round=8, rm_steps=2)
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory):
+    """One cache for the module: the tiny stages are trained once."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("RLHF_EDU_CACHE", str(tmp_path_factory.mktemp("rounds-cache")))
+        yield
+
+
+@pytest.fixture(scope="module")
+def res(cache):
+    return rounds.run_rounds(TINY, TINY_ROUNDS, progress=False)
+
+
+def test_rounds_label_training_posts_only_and_are_cached(res):
+    assert len(res) == 3 and res[0]["labels"] == []
+    held_out = [p.prompt for p in sm.test_posts(TINY)]
+    train = {p.prompt for p in sm.corpus(TINY)["train"]}
+    for r in (1, 2):
+        labels = res[r]["labels"]
+        assert 0 < len(labels) <= r * TINY_ROUNDS.comparisons
+        for chosen, rejected in labels:
+            prompt = chosen[: chosen.index("TL;DR:") + len("TL;DR:")]
+            assert prompt in train and rejected.startswith(prompt)
+            assert not any(chosen.startswith(h) for h in held_out)
+    assert res[2]["labels"][: len(res[1]["labels"])] == res[1]["labels"]  # labels accumulate
+    # The rounds' reward models moved and the reference of every round is SFT (PPO restarted from it).
+    assert not torch.equal(res[1]["reward_model"].head.weight, res[0]["reward_model"].head.weight)
+    # Cached: a second call loads round 2 instead of training it.
+    again = rounds.run_round(2, TINY, TINY_ROUNDS, progress=False)
+    assert all(torch.equal(a, b) for a, b in zip(again["policy"].state_dict().values(),
+                                                 res[2]["policy"].state_dict().values()))
+    assert again["labels"] == res[2]["labels"]
+    m, texts = rounds.round_metrics(res[1], TINY, agreement_posts=4)
+    assert {"coverage", "hallucination_rate", "rm_agreement", "kl_k1"} <= set(m) and len(texts) == len(held_out)
+
+
+def test_collecting_refuses_held_out_posts(cache):
+    sft, _ = sm.sft_model(TINY, progress=False)
+    test = sm.test_posts(TINY)[:2]
+    with pytest.raises(ValueError, match="held-out"):
+        rounds.collect_comparisons(sft, sft, sm.tokenizer(TINY), test, TINY_ROUNDS, 0, 8,
+                                   forbidden_prompts={p.prompt for p in test})
+
+
+def test_each_round_key_covers_its_settings_and_the_rounds_before():
+    base = rounds.round_dir(1, TINY, TINY_ROUNDS)
+    assert rounds.round_dir(2, TINY, TINY_ROUNDS) != base
+    assert rounds.round_dir(1, TINY, dataclasses.replace(TINY_ROUNDS, noise=0.1)) != base
+    assert rounds.round_dir(1, dataclasses.replace(TINY, rm_pairs=41), TINY_ROUNDS) != base
+    assert rounds.round_dir(1, dataclasses.replace(TINY, ppo=dataclasses.replace(TINY.ppo, beta=0.2)),
+                            TINY_ROUNDS) != base
+    # every field of RoundsConfig is in the key (asdict), so a new field cannot be forgotten
+    assert rounds.round_dir(1, TINY, dataclasses.replace(TINY_ROUNDS, rounds=3)) != base
