@@ -110,3 +110,17 @@ def test_each_round_key_covers_its_settings_and_the_rounds_before():
                             TINY_ROUNDS) != base
     # every field of RoundsConfig is in the key (asdict), so a new field cannot be forgotten
     assert rounds.round_dir(1, TINY, dataclasses.replace(TINY_ROUNDS, rounds=3)) != base
+
+
+def test_cli_summarize_runs_the_rounds(tmp_path, monkeypatch, capsys):
+    from rlhf_edu import cli
+
+    monkeypatch.setenv("RLHF_EDU_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("RLHF_EDU_SIZE", "test")
+    assert cli.main(["summarize", "--out", str(tmp_path / "out"), "--no-progress", "--rounds", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "rounds of new comparisons" in out and "round 1" in out and "fact coverage" in out
+    assert (tmp_path / "out" / "rounds.png").exists()
+    for bad in (["--rounds", "-1"], ["--rounds", "x"], ["--hf-model", "tiny", "--rounds", "1"]):
+        with pytest.raises(SystemExit):
+            cli.main(["summarize", *bad])

@@ -25,6 +25,7 @@ from __future__ import annotations
 import copy
 import json
 import random
+import shutil
 from dataclasses import asdict, dataclass
 
 import torch
@@ -153,8 +154,11 @@ def round_dir(r: int, s: sm.SummarySetup, cfg: RoundsConfig):
 
 
 def run_round(r: int, s: sm.SummarySetup | None = None, cfg: RoundsConfig | None = None,
-              progress: bool | None = None) -> dict:
-    """Round ``r`` (0 = the base pipeline). Returns {"policy", "reward_model", "history", "labels", "stats"}."""
+              progress: bool | None = None, retrain: bool = False) -> dict:
+    """Round ``r`` (0 = the base pipeline). Returns {"policy", "reward_model", "history", "labels", "stats"}.
+
+    ``retrain`` trains round ``r`` again (not the rounds before it, nor the base stages).
+    """
     s, cfg = s or sm.setup(), cfg or rounds_config()
     progress = stages.show_progress() if progress is None else progress
     if r < 0 or r > cfg.rounds:
@@ -166,6 +170,8 @@ def run_round(r: int, s: sm.SummarySetup | None = None, cfg: RoundsConfig | None
     before = run_round(r - 1, s, cfg, progress)
     d = round_dir(r, s, cfg)
     tok = sm.tokenizer(s)
+    if retrain and d.exists():
+        shutil.rmtree(d)
     if stages.finished(d / "policy"):
         meta = ckpt.read_config(d / "policy")["meta"]
         labels = [tuple(p) for p in json.loads((d / "labels.json").read_text())]
@@ -200,10 +206,13 @@ def run_round(r: int, s: sm.SummarySetup | None = None, cfg: RoundsConfig | None
 
 
 def run_rounds(s: sm.SummarySetup | None = None, cfg: RoundsConfig | None = None,
-               progress: bool | None = None) -> list[dict]:
-    """Rounds 0..cfg.rounds (each cached). Returns one result dict per round, as ``run_round``."""
+               progress: bool | None = None, retrain: bool = False) -> list[dict]:
+    """Rounds 0..cfg.rounds (each cached). Returns one result dict per round, as ``run_round``.
+
+    ``retrain``: train rounds 1..R again (round 0 is the pipeline's, retrained by its own stages).
+    """
     s, cfg = s or sm.setup(), cfg or rounds_config()
-    return [run_round(r, s, cfg, progress) for r in range(cfg.rounds + 1)]
+    return [run_round(r, s, cfg, progress, retrain=retrain and r > 0) for r in range(cfg.rounds + 1)]
 
 
 def round_metrics(result: dict, s: sm.SummarySetup | None = None, agreement_posts: int = 64) -> tuple[dict, list[str]]:
