@@ -290,13 +290,20 @@ def ppo_batch(policy, reference, reward_model, tokenizer, prompts: list[str], cf
                     new * mask, cfg)
 
 
-def ppo_step(b: PPOBatch, clip_eps: float = 0.2, gamma: float = 1.0, lam: float = 0.95, beta: float = 0.1,
-             whiten_advantages: bool = True) -> dict:
+def ppo_step(b: PPOBatch, clip_eps: float | None = None, gamma: float | None = None, lam: float | None = None,
+             beta: float | None = None, whiten_advantages: bool | None = None) -> dict:
     """Per-token rewards, GAE advantages and the clipped objective of the batch, at these settings.
 
-    The same functions ``train_ppo`` calls (``token_rewards``, ``gae``, ``whiten``, ``ppo_losses``);
-    values are 0 (see ``PPOBatch``), so here gamma and lambda act only through their product.
+    A setting left out is the batch's own (``b.cfg``, the config the update was made with). The same
+    functions ``train_ppo`` calls (``token_rewards``, ``gae``, ``whiten``, ``ppo_losses``); values
+    are 0 (see ``PPOBatch``), so here gamma and lambda act only through their product.
     """
+    c = b.cfg
+    clip_eps = c.clip_eps if clip_eps is None else clip_eps
+    gamma = c.gamma if gamma is None else gamma
+    lam = c.lam if lam is None else lam
+    beta = c.beta if beta is None else beta
+    whiten_advantages = c.whiten_advantages if whiten_advantages is None else whiten_advantages
     cfg = dataclasses.replace(b.cfg, clip_eps=clip_eps, gamma=gamma, lam=lam, beta=beta)
     m = b.mask
     values = torch.zeros_like(m)
