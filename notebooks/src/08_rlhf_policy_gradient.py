@@ -4,17 +4,35 @@
 # **What you will learn.** Stage 4, first version. We fine-tune the SFT model with the plain
 # policy gradient of notebook 03: sample completions, score them with the reward model minus a KL
 # penalty against the frozen SFT model, and push up the log-probability of completions that scored
-# above average. You will see the reward rise, check the result with the independent judge, and
-# read before/after samples for the story's three prompts. Along the way we fix what the usual
-# pseudo-code gets loose.
+# above the batch average. First we do one iteration by hand on a real batch, with the package's own small
+# functions, and check that the package's trainer lands on exactly the same weights; then the
+# package trains for real, on three seeds, and the independent judge says whether the text really
+# became more positive. Along the way we fix what the usual pseudo-code gets loose, and measure
+# what the batch-mean baseline costs.
+#
+# **What you need first.** Notebooks 03 (policy gradient) and 05 (the KL penalty) for the ideas;
+# notebooks 06 and 07, whose SFT model and reward model this notebook loads from the cache (without
+# them it trains them first, which takes longer).
+#
+# **How long.** About two and a half minutes at full size on a 2-core CPU from a warm cache of
+# notebooks 06 and 07, most of it training this notebook's three policy-gradient runs (134 s and
+# 144 s in two runs of `tools/build_notebooks.py` on a machine shared with other jobs); 17 s once
+# those three runs are cached too.
 
 # %%
 %matplotlib inline
-import torch
+import copy
+import dataclasses
+import itertools
 
-from rlhf_edu import plots, stages
-from rlhf_edu.evaluation import side_by_side
-from rlhf_edu.model import frozen_copy
+import torch
+from IPython.display import Markdown, display
+
+from rlhf_edu import examples, formulas, plots, policy_gradient, ppo, show, stages
+from rlhf_edu.evaluation import SEPARATOR, side_by_side
+from rlhf_edu.model import frozen_copy, response_logprobs
+from rlhf_edu.optim import adamw
+from rlhf_edu.rollout import collect_rollout
 from rlhf_edu.sentiment import corpus, evaluation, pipeline
 
 _ = torch.manual_seed(0)
@@ -41,72 +59,300 @@ print(stages.describe_size())
 #    distribution; if the loss then uses full-softmax log-probs, the data are off-policy. We sample
 #    from the full softmax during RL.
 #
-# We also subtract a **baseline**, the batch's mean reward, which cuts the gradient's noise a lot. It
-# is not quite free: the mean includes the completion's own reward, so with N completions each one's
-# push is scaled by $1 - 1/N$ (a bias toward smaller steps, small for N = 32). A baseline that leaves
-# the expectation exactly unchanged must not depend on the sample itself, like the leave-one-out
-# mean of notebook 11. Dividing by the rewards' standard deviation (`PGConfig.normalise`) rescales
-# every step too; it makes the step size independent of the reward's scale. The total reward of a completion is
-# $R = r_{\text{RM}} - \beta \sum_t \big(\log\pi(y_t) - \log\pi_{\text{ref}}(y_t)\big)$ with β = 0.1.
+# The total reward of a completion is
+# $R = r_{\text{RM}} - \beta \sum_t \big(\log\pi(y_t) - \log\pi_{\text{ref}}(y_t)\big)$: the reward
+# model's score minus β times the k1 estimate of the KL, summed over the generated tokens. From $R$
+# we subtract a **baseline** (the batch's mean reward) and divide by the rewards' standard deviation;
+# the result is each completion's *advantage*. These are the settings:
 
 # %%
 # NBVAL_IGNORE_OUTPUT
-print(pipeline.rl_setup().pg)
+cfg = pipeline.rl_setup().pg
+print(show.settings(cfg))
+
+# %% [markdown]
+# ## One iteration by hand, on a real batch
+#
+# We load the SFT model, the reward model and the RL training prompts, then do exactly what
+# `train_policy_gradient` does in its first iteration: one random generator, seeded with
+# `cfg.seed`, first picks the prompts and then samples the completions. The policy starts as a copy
+# of the SFT model and the reference is a frozen copy of it, as `stages.train_policy` sets them up.
 
 # %%
 # NBVAL_IGNORE_OUTPUT
 tok = pipeline.tokenizer()
-sft, _ = pipeline.sft_model()
-rm, _ = pipeline.reward_model()
-policy, history = pipeline.pg_policy()
+sft, _ = pipeline.sft_model(progress=False)
+rm, _ = pipeline.reward_model(progress=False)
+prompts = pipeline.rl_prompts()
+print(f"{len(prompts)} RL training prompts, e.g. {prompts[:3]}")
 
 # %%
-plots.plot_rl_history(history, ("score", "kl_k1", "total_reward"), "policy gradient, β = 0.1")
+# NBVAL_IGNORE_OUTPUT
+policy, reference = copy.deepcopy(sft), frozen_copy(sft)
+gen = torch.Generator().manual_seed(cfg.seed)
+batch = [prompts[i] for i in torch.randint(0, len(prompts), (cfg.batch_size,), generator=gen)]
+ro = collect_rollout(policy, reference, rm, tok, batch, cfg.max_new_tokens, cfg.temperature, gen)  # no_grad inside
+print("sequences    ", tuple(ro.sequences.shape), "  prompt (left-padded) + completion, token ids")
+print("prompt_len   ", ro.prompt_len)
+print("response_mask", tuple(ro.response_mask.shape), "  1 for generated tokens up to and including EOS")
+print("logprobs     ", tuple(ro.logprobs.shape), "  log pi(y_t) of each generated token, SFT copy")
+print("ref_logprobs ", tuple(ro.ref_logprobs.shape), "  the same under the frozen reference")
+print("scores       ", tuple(ro.scores.shape), "  the reward model's score, one per completion")
+n0 = int(ro.lengths[0])
+print(f"\ncompletion 0: {batch[0]} {SEPARATOR}{ro.completions[0]}")
+print("  its log-probs:", [round(v, 2) for v in ro.logprobs[0, :n0].tolist()])
+
+# %% [markdown]
+# Each completion gets one reward, a constant (the rollout ran under `torch.no_grad`). The KL term
+# is the k1 estimate summed over the completion's generated tokens. In this first iteration the
+# policy *is* the reference, so every KL is exactly 0 and the reward is the reward model's score;
+# the KL term starts to matter from the second batch on.
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+kl = ro.kl_k1.sum(1)                                              # k1 summed over generated tokens
+rewards = formulas.kl_penalised_reward(ro.scores, kl, cfg.beta)  # score - beta * KL
+adv = policy_gradient.sequence_advantages(rewards, cfg.baseline, cfg.normalise)
+assert not rewards.requires_grad and (kl == 0).all()             # a constant; policy == reference
+print(f"baseline (mean reward) {rewards.mean():.3f}, std {rewards.std():.3f} over {len(rewards)} completions\n")
+
+
+def row(i):
+    text = f"{batch[i]} {SEPARATOR}{ro.completions[i]}".replace("\n", " ")
+    text = text if len(text) <= 70 else text[:69] + "…"
+    return f"{text:<70} {ro.scores[i]:>6.2f} {kl[i]:>5.2f} {rewards[i]:>7.2f} {adv[i]:>6.2f}"
+
+
+print(f"{'prompt ' + SEPARATOR + ' completion':<70} {'score':>6} {'KL':>5} {'reward':>7} {'adv.':>6}")
+order = adv.argsort(descending=True).tolist()
+print("-- the three highest advantages (pushed up most)")
+print("\n".join(row(i) for i in order[:3]))
+print("-- the three lowest (pushed down most)")
+print("\n".join(row(i) for i in order[-3:]))
+
+# %% [markdown]
+# The advantages come from the package's `sequence_advantages`: the batch-mean baseline, then a
+# division by the standard deviation.
+
+# %%
+show.source(policy_gradient.sequence_advantages)
+
+# %% [markdown]
+# The loss is $-\frac{1}{N}\sum_i A_i \log\pi(y_i \mid x_i)$, with $\log\pi(y_i \mid x_i)$ summed over
+# the generated tokens only: `response_logprobs` returns the log-probs from the first generated
+# token on, and `response_mask` zeroes the pads after EOS. Then one step of AdamW, after clipping the
+# gradient's norm, as the trainer does.
+
+# %%
+show.source(policy_gradient.pg_loss)
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+opt = adamw(policy.parameters(), lr=cfg.lr)
+policy.eval()  # dropout off: the log-probs must be those of the sampling policy
+loss = policy_gradient.pg_loss(policy, ro, adv, cfg.temperature)
+opt.zero_grad(set_to_none=True)
+loss.backward()
+grad_norm = torch.nn.utils.clip_grad_norm_(policy.parameters(), cfg.max_grad_norm)  # norm before clipping
+opt.step()
+print(f"loss {loss.item():.4f}, gradient norm {grad_norm:.3f} (clipped to {cfg.max_grad_norm})")
+
+# %% [markdown]
+# Now the package's trainer, `train_policy_gradient`, run for one iteration with the same seed on a
+# fresh copy of the SFT model. We catch its rollout with the `callback` hook and compare everything:
+# the sampled tokens, the scores, the loss and every weight after the step.
+
+# %%
+show.source(policy_gradient.train_policy_gradient)
+
+# %%
+seen = []
+trained, log = policy_gradient.train_policy_gradient(
+    copy.deepcopy(sft), frozen_copy(sft), rm, tok, prompts, dataclasses.replace(cfg, iterations=1),
+    progress=False, callback=lambda entry, rollout: seen.append(rollout))
+assert torch.equal(seen[0].sequences, ro.sequences) and torch.equal(seen[0].scores, ro.scores)
+assert log[0]["loss"] == loss.item()
+mine, theirs = dict(policy.named_parameters()), dict(trained.named_parameters())
+assert mine.keys() == theirs.keys()
+assert all(torch.equal(mine[n], theirs[n]) for n in mine)  # exact, bit for bit
+largest = max((mine[n] - theirs[n]).abs().max().item() for n in mine)
+print(f"same completions, same scores, same loss; {len(mine)} weight tensors "
+      f"({sum(p.numel() for p in mine.values()):,} numbers) equal, largest difference {largest}")
+
+# %% [markdown]
+# We assert **exact** equality (`torch.equal`), not `allclose`. Both runs do the same floating-point
+# operations, in the same order, on the same numbers, in one process on one CPU, so the results are
+# identical to the last bit. A tolerance would be needed only if something changed the order of the
+# arithmetic: another machine, another number of threads, or a differently written (but
+# mathematically equal) loss.
+#
+# Did the step push the right way? We score the same completions again with the updated policy.
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+with torch.no_grad():
+    logp_after = response_logprobs(policy, ro.sequences, ro.attention_mask, ro.prompt_len, cfg.temperature)
+change = (logp_after * ro.response_mask).sum(1) - ro.logprobs.sum(1)  # log pi(y|x): after - before
+up, down = adv > 0, adv < 0
+agree = ((change > 0) == up)[up | down].float().mean().item()
+print(f"mean change of log pi(y|x): {change[up].mean():+.4f} where A > 0, {change[down].mean():+.4f} where A < 0")
+print(f"share of completions moved in the direction of their advantage: {agree:.2f}")
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+display(Markdown(
+    f"One step moved the log-probability of the completions with a positive advantage by "
+    f"{change[up].mean():+.4f} on average and of those with a negative advantage by {change[down].mean():+.4f}; "
+    f"{agree:.0%} of the completions moved the way their advantage asked. The policy is no longer the "
+    "reference, so from the second batch on the KL term of the reward is no longer zero."))
+
+# %% [markdown]
+# ## The baseline, and what it costs
+#
+# A baseline $b$ leaves the expected gradient unchanged when it does not depend on the sample it is
+# subtracted from, because $\mathbb{E}_{y\sim\pi}[\nabla\log\pi(y)] = 0$. The batch mean does depend
+# on it: it contains the sample's own reward, $R_i / N$. Write
+# $R_i - \bar R = (1 - \tfrac1N)\,R_i - \tfrac1N\sum_{j\ne i} R_j$. The second part comes from the
+# other, independent samples, so it adds noise but nothing in expectation; the first part scales the
+# gradient by $1 - 1/N$. So the batch-mean baseline points the expected gradient the right way but
+# shrinks it by that factor. The **leave-one-out** baseline, the mean of the *other* samples
+# (`ppo.leave_one_out`, used by RLOO and by notebook 11), removes the sample itself and is unbiased.
+# Dividing by the standard deviation (`PGConfig.normalise`) rescales every batch's step by a number
+# that also depends on the samples, so with it the expected gradient is no longer an exact multiple
+# of the true one.
+#
+# Notebook 03's three-word policy lets us check this exactly: with $N = 3$ samples per batch there
+# are only $3^3 = 27$ possible batches, so we average each estimator over all of them, weighted by
+# their probability. No sampling, no noise.
+
+# %%
+logits = torch.log(torch.tensor(examples.pg_policy(), dtype=torch.float64)).requires_grad_(True)
+reward = torch.tensor([1.0, 0.2, -1.0], dtype=torch.float64)  # great, okay, awful (notebook 03)
+N = 3
+(true_grad,) = torch.autograd.grad((torch.softmax(logits, -1) * reward).sum(), logits)
+
+
+def expected_gradient(advantages):
+    """Sum over every batch of N words: P(batch) * gradient of the batch's policy-gradient surrogate."""
+    total = torch.zeros_like(logits)
+    for words in itertools.product(range(3), repeat=N):
+        logp = torch.log_softmax(logits, -1)[list(words)]
+        (g,) = torch.autograd.grad(formulas.policy_gradient_surrogate(logp, advantages(reward[list(words)])).mean(),
+                                   logits)
+        total += logp.sum().exp().detach() * g
+    return total
+
+
+estimators = {
+    "no baseline": lambda r: r,
+    "batch mean": lambda r: policy_gradient.sequence_advantages(r, baseline=True, normalise=False),
+    "leave-one-out": lambda r: ppo.leave_one_out(r, len(r)),
+    "batch mean / std": lambda r: policy_gradient.sequence_advantages(r, baseline=True, normalise=True),
+}
+expected = {name: expected_gradient(f) for name, f in estimators.items()}
+print(f"{'':<18}{'expected gradient':>30}   ratio to the true gradient")
+print(f"{'true gradient':<18}" + "".join(f"{v:>+10.4f}" for v in true_grad.tolist()))
+for name, g in expected.items():
+    print(f"{name:<18}" + "".join(f"{v:>+10.4f}" for v in g.tolist())
+          + "   " + "  ".join(f"{v:.4f}" for v in (g / true_grad).tolist()))
+assert torch.allclose(expected["no baseline"], true_grad) and torch.allclose(expected["leave-one-out"], true_grad)
+assert torch.allclose(expected["batch mean"], (1 - 1 / N) * true_grad)
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+ratios = (expected["batch mean / std"] / true_grad).tolist()
+cosine = torch.nn.functional.cosine_similarity(expected["batch mean / std"], true_grad, dim=0).item()
+flipped = sum(r < 0 for r in ratios)
+display(Markdown(
+    f"Without a baseline and with the leave-one-out baseline the expected gradient is the true one; with the "
+    f"batch mean it is {expected['batch mean'][0] / true_grad[0]:.4f} × the true one, that is 1 − 1/{N}. "
+    f"Divided by the standard deviation, the ratios are {', '.join(f'{r:.2f}' for r in ratios)} for the three "
+    f"words: {'one' if max(ratios) - min(ratios) < 1e-9 else 'no longer one'} common factor"
+    + (f", and {flipped} component{'s' if flipped > 1 else ''} even changed sign" if flipped else "")
+    + f" (cosine with the true gradient {cosine:.3f}). "
+    f"With this notebook's batches of N = {cfg.batch_size} the batch mean alone would shrink the expected "
+    f"gradient by 1 − 1/{cfg.batch_size} = {1 - 1 / cfg.batch_size:.3f}."))
+
+# %% [markdown]
+# ## The full run, on three seeds
+#
+# Now the package does the same for every iteration (`PGConfig.iterations` batches of fresh
+# samples, one step each). An RL run is noisy, so we train the same configuration with seeds 0, 1
+# and 2 (each is its own cached stage) and read only what holds for all three.
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+seeds = (0, 1, 2)
+runs = {s: pipeline.pg_policy(cfg=dataclasses.replace(cfg, seed=s), progress=False) for s in seeds}
+pg, history = runs[0]  # seed 0, the configuration's own seed, for the curves and samples below
+
+# %%
+plots.plot_rl_history(history, ("score", "kl_k1", "total_reward"), f"policy gradient, seed 0, β = {cfg.beta}")
 
 # %% [markdown]
 # ## Judged by someone else
 #
-# The rising curve is the reward model's opinion, and the policy was trained to please exactly that
+# The score curve is the reward model's opinion, and the policy was trained to please exactly that
 # model. The independent judge (VADER) and the KL tell us whether the text really became more
-# positive, and at what cost. Both models are evaluated on the same held-out prompts with the same
+# positive, and at what cost. Every model is evaluated on the same held-out prompts with the same
 # sampling seed.
 
 # %%
 # NBVAL_IGNORE_OUTPUT
-metrics = evaluation.compare_policies({"SFT": sft, "policy gradient": policy}, frozen_copy(sft), rm, tok,
-                                      pipeline.evaluation_prompts())
+metrics = evaluation.compare_policies({"SFT": sft, **{f"PG seed {s}": runs[s][0] for s in seeds}},
+                                      frozen_copy(sft), rm, tok, pipeline.evaluation_prompts())
+pg_runs = [metrics[f"PG seed {s}"] for s in seeds]
+metrics["PG mean"] = {k: sum(m[k] for m in pg_runs) / len(pg_runs) for k in pg_runs[0]}
 print(evaluation.metrics_table(metrics))
-before, after = metrics["SFT"], metrics["policy gradient"]
-# Robust checks; the positive-rate change is in the table above.
-if stages.full_size():  # checks on training results; skipped at test size (see the first cell)
-    assert after["rm_score"] > before["rm_score"] + 0.3
-    assert after["judge_compound"] > before["judge_compound"]
+before = metrics["SFT"]
+if stages.full_size():  # checks on training results, on the seed mean; skipped at test size
+    assert metrics["PG mean"]["rm_score"] > before["rm_score"] + 0.3
+    assert metrics["PG mean"]["judge_positive_rate"] > before["judge_positive_rate"]
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+def spread(key, fmt=".2f"):
+    """'lo–hi over the seeds (SFT x, higher on every seed)', from the table's numbers."""
+    values = [m[key] for m in pg_runs]
+    lo, hi = min(values), max(values)
+    side = ("higher on every seed" if lo > before[key] else "lower on every seed" if hi < before[key]
+            else "not on the same side of SFT for every seed")
+    return f"{lo:{fmt}}–{hi:{fmt}} (SFT {before[key]:{fmt}}, {side})"
+
+
+kl_lo, kl_hi = min(m["kl_k1"] for m in pg_runs), max(m["kl_k1"] for m in pg_runs)
+display(Markdown(
+    f"Over seeds 0, 1 and 2 the judge's positive rate ended at {spread('judge_positive_rate')} and the reward "
+    f"model's score at {spread('rm_score')}. Meanwhile the KL to the SFT model reached {kl_lo:.1f}–{kl_hi:.1f} nats, "
+    f"distinct-2 ended at {spread('distinct_2')} and the perplexity under the reference at "
+    f"{spread('ref_perplexity', '.1f')}."))
 
 # %% [markdown]
 # ## Before and after, for the story's prompts
 #
-# (One caveat about the judge: VADER counts "friend" as a positive word, so "My friend told me"
-# starts with a head start whatever follows.)
+# Seed 0's policy against the SFT model, same prompts, same sampling seed. (One caveat about the
+# judge: VADER counts "friend" as a positive word, so "My friend told me" starts with a head start
+# whatever follows.)
 
 # %%
 # NBVAL_IGNORE_OUTPUT
 story = [p for p in corpus.RL_PROMPTS for _ in range(3)]
-print(side_by_side({"SFT": sft, "PG": policy}, tok, story))
+print(side_by_side({"SFT": sft, "PG": pg}, tok, story))
 
 # %% [markdown]
 # ## Summary
 #
-# - The vanilla policy gradient, done carefully, moves the SFT model towards positive tweets: the
-#   reward model's score rises, and the independent judge moves the same way (its positive rate from
-#   0.45 to 0.78 in our run, at a KL of about 5 nats).
-# - It needs the samples. With 30 batches instead of 60 the judge's positive rate ended between 0.53
-#   and 0.66 over three seeds; one update per batch of fresh samples is a slow way to learn.
-# - Push harder and it breaks. With a learning rate of 1e-3 instead of 3e-4 we saw the policy
-#   collapse onto completions of about four tokens that the reward model scores highly but the
-#   judge does not (its positive rate *fell*, and perplexity under the reference rose above 600):
-#   reward hacking, in one setting change. Notebook 10 returns to this.
+# - One iteration of the loop is a handful of small functions: sample with `collect_rollout`, a
+#   constant reward from `kl_penalised_reward`, advantages from `sequence_advantages`, the loss over
+#   generated tokens from `pg_loss`, one clipped AdamW step. Done by hand, it gives the trainer's
+#   weights exactly.
+# - The batch-mean baseline is biased by the factor 1 − 1/N (small for large batches); the
+#   leave-one-out baseline is not.
+# - The table above shows, for three seeds, what the independent judge and the KL say about the
+#   result; the reading under it is printed from those numbers.
 # - Every step uses fresh samples once and throws them away. Notebook 09 makes each batch of
-#   samples go further with PPO, and adds a value function to cut the variance per token.
+#   samples go further with PPO, and adds a value function to cut the variance per token;
+#   notebook 10 shows what happens when the policy is pushed harder against the reward model.
 
 # %% [markdown]
 # ## Exercises
