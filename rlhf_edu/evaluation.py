@@ -76,6 +76,13 @@ def sample_texts(model, tokenizer, prompts: list[str], max_new_tokens: int = 24,
 SEPARATOR = "\u25b8"  # "▸": where the prompt ends and the model's completion begins
 
 
+def shown(text: str, completion: str) -> str:
+    """``prompt + completion`` -> "prompt ▸completion", for printing (``text`` ends with ``completion``)."""
+    if not text.endswith(completion):
+        raise ValueError(f"{text!r} does not end with its completion {completion!r}")
+    return text[:len(text) - len(completion)] + " " + SEPARATOR + completion
+
+
 def side_by_side(models: dict, tokenizer, prompts: list[str], seed: int = 5) -> str:
     """Completions of each model for the same prompts and seed, one block per prompt."""
     samples = {name: sample_texts(m, tokenizer, prompts, seed=seed, sep=SEPARATOR) for name, m in models.items()}

@@ -25,6 +25,7 @@ from matplotlib.figure import Figure
 
 from . import examples as E
 from . import formulas as F
+from .evaluation import SEPARATOR, shown
 from .model import generate, left_pad, response_logprobs
 from .plots import BLUE, GREEN, GREY, ORANGE, RED, style_grid
 from .ppo import PPOConfig, gae, ppo_losses, token_rewards, train_ppo, whiten
@@ -184,7 +185,7 @@ def generation_text(r: dict) -> str:
     width = max(len(n) for n in r["samples"])
     for name, texts in r["samples"].items():
         for t in texts:
-            lines.append(_clip_line(f"{name:>{width}}: {r['prompt']}{t}"))
+            lines.append(_clip_line(f"{name:>{width}}: {r['prompt']} {SEPARATOR}{t}"))
     lines.append(f"\nsample 1 of {r['show']}, token by token:")
     lines.append(f"{'token':>16}  p(drawn from)  p(model, T=1)")
     for tok, p_draw, p_model in r["tokens"]:
@@ -258,7 +259,8 @@ class PPOBatch:
     iteration's updates: their ratio to ``old_logprobs`` is the r of the clipped objective.
     """
 
-    texts: list[str]
+    texts: list[str]             # prompt + completion
+    completions: list[str]
     tokens: list[list[str]]      # the response tokens of each row (real ones only)
     mask: torch.Tensor           # (B, R)
     scores: torch.Tensor         # (B,)
@@ -286,7 +288,7 @@ def ppo_batch(policy, reference, reward_model, tokenizer, prompts: list[str], cf
         new = response_logprobs(model.policy, ro.sequences, ro.attention_mask, ro.prompt_len, cfg.temperature)
     tokens = [[_token_str(tokenizer, t) for t in r[m.bool()].tolist()]
               for r, m in zip(ro.sequences[:, ro.prompt_len:], ro.response_mask)]
-    return PPOBatch(ro.texts, tokens, mask, ro.scores, ro.logprobs * mask, ro.ref_logprobs * mask,
+    return PPOBatch(ro.texts, ro.completions, tokens, mask, ro.scores, ro.logprobs * mask, ro.ref_logprobs * mask,
                     new * mask, cfg)
 
 
@@ -328,7 +330,7 @@ def ppo_step_text(b: PPOBatch, s: dict, row: int = 0) -> str:
     kl = (b.old_logprobs[row] - b.ref_logprobs[row])[:n]
     lines = [f"eps {st['clip_eps']:.2f}, gamma {st['gamma']:.2f}, lambda {st['lam']:.2f}, beta {st['beta']:.3f}; "
              f"row {row} of {len(b.texts)}:",
-             _clip_line(f"  {b.texts[row]!r}"),
+             _clip_line(f"  {shown(b.texts[row], b.completions[row])!r}"),
              f"  score {b.scores[row].item():+.3f}, KL {kl.sum().item():.3f} nats, rewards sum to "
              f"{s['rewards'][row].sum().item():+.3f} = score - beta x KL",
              f"{'t':>3} {'token':>14} {'k1':>7} {'reward':>8} {'adv':>7} {'ratio':>6} {'r A':>7} "

@@ -110,7 +110,8 @@ def run_appended(src: pathlib.Path, timeout: int = 600) -> pathlib.Path:
     if not same or len(new.cells) <= len(old.cells):
         raise SystemExit(f"{src.name}: not an addition at the end; execute the whole notebook instead")
     tail = nbformat.v4.new_notebook(metadata=new.metadata, cells=new.cells[len(old.cells):])
-    NotebookClient(tail, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(OUT)}}).execute()
+    NotebookClient(tail, timeout=timeout, kernel_name="python3", coalesce_streams=True,
+                   resources={"metadata": {"path": str(OUT)}}).execute()
     count = max([c.execution_count or 0 for c in old.cells if c.cell_type == "code"] + [0])
     for cell in tail.cells:
         if cell.cell_type == "code":

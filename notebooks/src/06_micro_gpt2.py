@@ -48,7 +48,7 @@ print(show.settings(s.sft, "SFT (TrainConfig)"))
 # %% [markdown]
 # ## The corpus
 #
-# The story trains on about 50,000 tweets with a sentiment label. The real dataset
+# The story trains on tens of thousands of tweets with a sentiment label. The real dataset
 # (`mteb/tweet_sentiment_extraction`) lives on the Hugging Face Hub, and `corpus.load_tweets("hf")`
 # loads it when you have internet. This notebook must run offline, so by default the package
 # **generates** a corpus: tweet-like texts from a seeded generator with many topics and
