@@ -1,25 +1,48 @@
 # %% [markdown]
 # # 11 · RLHF for summarisation with PPO
 #
-# **What you will learn.** The story's second practical part scales RLHF up to a real task:
-# summarising Reddit posts. OpenAI's recipe (Stiennon et al., 2020), replayed by CarperAI's trlx on
-# the `CarperAI/openai_summarize_tldr` and `CarperAI/openai_summarize_comparisons` datasets, is
-# SFT on human TL;DRs → a reward model on human comparisons → PPO with a KL penalty.
+# **What you will learn.** RLHF on a real task shape: summarising Reddit-style posts. OpenAI's recipe
+# (Stiennon et al., 2020), replayed by CarperAI's trlx on the `CarperAI/openai_summarize_tldr` and
+# `CarperAI/openai_summarize_comparisons` datasets, is SFT on human TL;DRs → a reward model on
+# human comparisons → PPO with a KL penalty. Here you run a faithful miniature of all of it on a
+# laptop CPU, offline, and:
 #
-# Here we run a faithful miniature of that whole pipeline on a laptop CPU, offline, and we point
-# the *same functions* at GPT-2 124M and the real datasets at the end. Along the way: what a
-# summary is worth (ROUGE against a reference, the reward model, and an independent judge that
-# checks facts), and the honest finding of public runs — RL can raise the reward while ROUGE falls.
+# - score one reward-model batch by hand (score at the last real token, Bradley–Terry loss) and
+#   check it against the package's trainer;
+# - run one PPO iteration by hand with **four summaries per post and the leave-one-out baseline**
+#   (per-token rewards, GAE, the clipped losses) and check that it leaves the model with exactly the
+#   parameters `train_ppo` produces;
+# - read a PPO run over three seeds, with ROUGE and an independent fact judge next to the reward
+#   model's own score, and explain its training curves;
+# - point the same functions at GPT-2 and the CarperAI data (checked offline on a tiny model).
+#
+# **Read first:** notebooks 02 (Bradley–Terry), 07 (the reward model), 08 (baselines) and 09 (PPO:
+# GAE, value head, clipped losses). Nothing needs to have run: this notebook trains its own stages
+# (its posts, tokenizer and models are not the tweet ones) and caches them.
+#
+# **Time at full size** (our 2-core CPU, measured): 60 to 80 s with its stages cached (three runs
+# of `tools/build_notebooks.py`). The first run trains them as well: `rlhf-edu summarize` took
+# 735 s for pretraining, SFT, the reward model and PPO seed 0 while other jobs shared the CPU, and
+# PPO seeds 1 and 2 took 124 s and 77 s more (each stage's training time is printed where it loads).
 #
 # Everything here lives in the folder `rlhf_edu/tldr/` (the posts, their fact judge, the comparisons
-# and the pipeline); the trainer, reward model and PPO are the sentiment ones from notebooks 06–09,
-# not copies.
+# and the pipeline); the trainer, reward model and PPO are the ones of notebooks 06–09, not copies.
 
 # %%
 %matplotlib inline
-import torch
+import copy
+import dataclasses
+import textwrap
 
-from rlhf_edu import plots, stages
+import torch
+from IPython.display import Markdown, display
+
+from rlhf_edu import formulas, plots, ppo, show, stages
+from rlhf_edu import reward_model as rm_lib
+from rlhf_edu.evaluation import metrics_table
+from rlhf_edu.model import frozen_copy, left_pad
+from rlhf_edu.optim import adamw
+from rlhf_edu.rollout import collect_rollout
 from rlhf_edu.tldr import comparisons, judge
 from rlhf_edu.tldr import evaluation as tldr_evaluation
 from rlhf_edu.tldr import pipeline as sm
@@ -31,24 +54,32 @@ _ = torch.manual_seed(0)
 # Which size is running: full in JupyterLab, test under pytest (see the README).
 print(stages.describe_size())
 setup = sm.setup()
-print(setup)
+print(show.settings(setup))
 
 # %% [markdown]
 # ## The task: forum posts and their TL;DRs
 #
 # Nobody can download Reddit here, so the package *generates* short forum posts: a person, a
-# counterpart (a roommate, a boss, a sister…), a problem, a number or a duration, and a question,
-# padded with sentences that matter to nobody ("Sorry for formatting, on mobile."). Each post comes
-# in CarperAI's exact text format — `SUBREDDIT / TITLE / POST / TL;DR:` — with a reference summary.
+# counterpart (a roommate, a boss, a sister…), a problem, often a number or a duration, and a
+# question, padded with sentences that matter to nobody ("Sorry for formatting, on mobile."). Each
+# post comes in CarperAI's exact text format — `SUBREDDIT / TITLE / POST / TL;DR:` — with a reference
+# summary.
 #
 # Because the generator knows each post's **key facts**, it also gives us an **independent judge**:
-# *fact coverage* (which key facts a summary mentions) and *hallucination* (a counterpart or a
-# number the post never mentions). The judge is never used for training.
+# *fact coverage* (the share of key facts a summary mentions) and *hallucination* (the summary names
+# a counterpart or a number the post never mentions). The judge is never used for training.
 
 # %%
+# NBVAL_IGNORE_OUTPUT
+# (the number of held-out posts used depends on the size)
 splits = sm.corpus()
-print({k: len(v) for k, v in splits.items()})
+print("posts per split:", {k: len(v) for k, v in splits.items()})
+posts = sm.test_posts()  # the held-out posts every evaluation below uses
+with_number = [p for p in posts if any(f.slot == "number" for f in p.facts)]
+print(f"held-out posts used for evaluation: {len(posts)} (the first test posts that fit the context), "
+      f"{len(with_number)} of them with a number among their key facts")
 post = splits["train"][0]
+print()
 print(post.prompt + post.reference)
 print()
 for f in post.facts:
@@ -75,28 +106,27 @@ for c in pairs[:4]:
 # ## Stages 1–2: pretraining on documents, then SFT on summaries
 #
 # Stage 1 is next-token prediction on whole documents — post, "TL;DR:", summary — for the micro
-# GPT-2 of notebook 06 with a compact BPE trained on these posts. That is how GPT-2 itself met
-# summaries: its web text contains TL;DRs, which is why "TL;DR:" prompting works on it at all.
-# (We first pretrained on the posts alone; after SFT that model wrote summary-shaped text about the
-# wrong people — fact coverage 0.14, a hallucination in 97% of summaries.)
-# Stage 2 is supervised fine-tuning on (prompt, reference summary), with
-# the loss on the **summary tokens and the closing EOS only** — a public bug is to let the loss leak
-# onto the prompt, which teaches the model to write posts instead of summaries
-# (`tests/test_tldr_pipeline.py` checks it does not happen here).
+# GPT-2 of notebook 06 with a compact BPE trained on these posts, so that "TL;DR:" followed by a
+# summary is familiar text before any fine-tuning (the GPT-2 paper got summaries out of its model with
+# nothing but that cue after an article: Radford et al., 2019, section 3.6). Stage 2 is supervised
+# fine-tuning on (prompt, reference summary), with the loss on the **summary tokens and the closing
+# EOS only**: a loss that leaks onto the prompt teaches the model to write posts instead of
+# summaries (`tests/test_tldr_pipeline.py` checks it does not happen here).
 #
-# How long SFT runs matters more than anything else in this notebook. Sampled on the 128 held-out
-# posts of the comparison table below, the SFT model's fact coverage was 0.22 after 150 steps, 0.66
-# after 450 and 0.87 after 1,000 (our default, about two minutes on a 2-core CPU). The last jump is
-# the model learning to *copy*: after 450 steps it wrote the post's own number in 7% of its
-# summaries and a made-up one in most of the rest (hallucination rate 0.84); after 1,000 steps, 58%
-# and 0.24.
+# SFT has to teach the tiny model to *copy* the post's facts, its numbers above all; the number
+# counts further down show how far the SFT steps in the settings above get it. (The comment on `sft`
+# in `SummarySetup`, `rlhf_edu/tldr/pipeline.py`, records what shorter runs of an earlier version
+# gave.)
 
 # %%
 # NBVAL_IGNORE_OUTPUT
-# Each stage trains once (progress bars), then loads from the cache.
+# Each stage trains once, then loads from the cache.
 tok = sm.tokenizer()
-pre, pre_hist = sm.pretrained_model()
-sft, sft_hist = sm.sft_model()
+pre, pre_hist = sm.pretrained_model(progress=False)
+sft, sft_hist = sm.sft_model(progress=False)
+for name, h in (("pretraining", pre_hist), ("SFT", sft_hist)):
+    print(f"{name:12s} {h.step[-1] + 1:5d} steps, validation loss {h.eval_loss[-1]:.3f}, "
+          f"trained in {h.seconds:.0f} s")
 
 # %%
 # NBVAL_IGNORE_OUTPUT
@@ -105,19 +135,85 @@ plots.plot_lm_training(pre_hist, sft_hist)
 # %% [markdown]
 # ## Stage 3: the reward model
 #
-# The SFT model's backbone with a scalar head, read at the EOS that ends the summary (never at a pad),
-# trained with the Bradley–Terry loss of notebook 02 on 16,000 generated comparisons (the five
-# reasons in equal shares) for 600 steps, then calibrated to mean 0 / std 1 on the SFT model's own
-# summaries.
-# (With 6,000 pairs and 300 steps it reached 0.88 held out but agreed with the judge on only 0.50
-# of pairs of the SFT model's own summaries, the check below.)
+# The SFT model's backbone with a scalar head, read at the EOS that ends the summary (never at a
+# pad), trained with the Bradley–Terry loss of notebook 02 on generated comparisons, then
+# calibrated to mean 0 / std 1 on the SFT model's own summaries (the settings above give the
+# number of pairs and steps).
+#
+# ### One batch by hand
+#
+# `train_reward_model` draws each batch of pairs with its own seeded generator, puts the chosen
+# texts and the rejected texts (each + EOS, left-padded) into one tensor, and reads one score per
+# row at its last real token. We rebuild its *first* batch, score it with a freshly built reward
+# model (the SFT backbone plus the head's seeded initial weights, exactly what training starts
+# from), and compute the loss $-\log\sigma(r_c - r_r)$ ourselves.
 
 # %%
 # NBVAL_IGNORE_OUTPUT
-rm, rm_info = sm.reward_model()
+train_pairs = sm.train_comparisons()  # the generated comparisons the reward model learns from
+print("training comparisons by reason:",
+      {r: sum(c.reason == r for c in train_pairs) for r in setup.pair_reasons})
+rm_texts = sm.rm_pairs(train_pairs)  # (chosen text, rejected text): SFT prompt + summary
+g = torch.Generator().manual_seed(setup.rm.seed)  # the trainer's first draw
+rows = torch.randint(0, len(rm_texts), (setup.rm.batch_size,), generator=g).tolist()
+bs = sft.config.block_size
+ids, mask = left_pad([(tok.encode(rm_texts[i][0]) + [tok.eos_id])[-bs:] for i in rows]
+                     + [(tok.encode(rm_texts[i][1]) + [tok.eos_id])[-bs:] for i in rows], tok.pad_id)
+fresh = rm_lib.RewardModel(copy.deepcopy(sft), seed=setup.rm.seed)  # what training starts from
+with torch.no_grad():
+    hidden, _ = fresh.backbone(ids, attention_mask=mask, return_hidden=True)  # (2B, T, d_model)
+    per_position = fresh.head(hidden).squeeze(-1)  # a score at every position ...
+    last = rm_lib.last_real_index(mask)  # ... read at the last real token: the EOS (left padding)
+    scores = per_position[torch.arange(len(ids)), last]
+n = len(rows)
+r_c, r_r = scores[:n], scores[n:]
+assert (ids[torch.arange(len(ids)), last] == tok.eos_id).all()
+print(f"batch: {n} pairs -> ids {tuple(ids.shape)} (chosen rows, then rejected rows); "
+      f"every row's last real token is EOS")
+for i in range(3):
+    c = train_pairs[rows[i]]
+    print(f"\npair {i} [{c.reason}]")
+    print(f"  chosen   r = {r_c[i].item():+.4f}  {c.chosen_summary.strip()}")
+    print(f"  rejected r = {r_r[i].item():+.4f}  {c.rejected_summary.strip()}")
+
+# %% [markdown]
+# The Bradley–Terry loss in its stable form: $-\log\sigma(x) = \operatorname{softplus}(-x)$, which
+# never takes the log of a probability that has underflowed to 0 (`log(sigmoid(-1000))` is
+# `-inf`; `softplus(1000)` is 1000). At the start the head's weights are small and random, so both
+# scores are near 0 and the loss is near $\log 2$, a coin. We assert that our number is the
+# package's loss on this batch and the loss the trainer logs at its first step.
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+by_hand = torch.nn.functional.softplus(r_r - r_c).mean()
+package = formulas.reward_model_loss(r_c, r_r).mean()
+one_step = rm_lib.train_reward_model(rm_lib.RewardModel(copy.deepcopy(sft), seed=setup.rm.seed), tok, rm_texts,
+                                     dataclasses.replace(setup.rm, steps=1), progress=False)
+print(f"loss by hand:                     {by_hand.item():.6f}   (log 2 = {torch.log(torch.tensor(2.0)).item():.6f})")
+print(f"formulas.reward_model_loss:       {package.item():.6f}")
+print(f"train_reward_model, first step:   {one_step['loss'][0]:.6f}")
+assert torch.allclose(by_hand, package) and abs(by_hand.item() - one_step["loss"][0]) < 1e-6
+
+# %%
+show.source(formulas.reward_model_loss)
+
+# %% [markdown]
+# Now the package trains it: the same step, repeated, with AdamW and a warm-up. Then the same batch
+# is scored by the trained model (raw scores, before calibration).
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+rm, rm_info = sm.reward_model(progress=False)
+print(f"backbone: the SFT model ({rm.config.n_layer} layers, d_model {rm.config.d_model}) + a linear head")
 print(f"held-out pairwise accuracy: {rm_info['heldout_accuracy']:.3f}")
 for reason, acc in rm_info["accuracy_by_reason"].items():
     print(f"  {reason:14s} {acc:.3f}")
+with torch.no_grad():
+    trained = rm.raw_score(ids, mask)
+t_c, t_r = trained[:n], trained[n:]
+print(f"\nthe batch above, trained model: loss {formulas.reward_model_loss(t_c, t_r).mean().item():.4f}, "
+      f"chosen ahead in {(t_c > t_r).sum().item()} of {n} pairs")
+print(f"calibration: score = {rm.gain.item():.3f} * raw {rm.bias.item():+.3f}")
 if stages.full_size():  # checks on training results; skipped at test size (see the first cell)
     assert rm_info["heldout_accuracy"] > 0.7
 
@@ -130,38 +226,40 @@ plots.plot_rm_training(rm_info["history"])
 #
 # Held-out accuracy above is measured on the kinds of pairs we wrote. PPO will ask something else:
 # to rank *the SFT model's own summaries*, whose mistakes are whatever that model gets wrong. So we
-# check it (the judge only measures here, it trains nothing): eight SFT summaries for each of 64
-# held-out posts; for every two of the same post that the judge tells apart by facts (coverage minus
-# hallucination), does the reward model order them the same way? 0.5 is a coin.
+# check it (the judge only measures here, it trains nothing): several SFT summaries for each of a set
+# of held-out posts (the counts are printed); for every two of the same post that the judge tells
+# apart (coverage minus hallucination), does the reward model order them the same way? A coin
+# would agree on half of them.
 #
-# Why the `wrong_fact` reason is in our comparisons at all: our first reward model was trained
-# without it (on an earlier, 450-step SFT model), and this check caught it. It was right on 95% of
-# held-out pairs of the four other kinds, but on `wrong_fact` pairs it was right only **3.5%** of
-# the time, and on the SFT model's own summaries it agreed with the judge on **0.495** of 1,067
-# pairs; where only one of two summaries invented a fact, it preferred the invented one (agreement
-# 0.42). The missing-fact pairs had taught it "a summary with a number is better", and nothing
-# taught it to check *which* number. With `wrong_fact` pairs added (same SFT model, same size of
-# reward model) it was right on 88% of them, its agreement on the SFT model's summaries rose to 0.55
-# (0.64 where only one invented a fact), and PPO then lowered the hallucination rate (0.84 → 0.78)
-# instead of raising it (0.84 → 0.91).
+# Every pair the judge tells apart falls in exactly one of three groups: one summary has more facts
+# and no more inventions (*coverage*); both have the same facts and only one invents (*invention*);
+# or one has more facts but also invents where the other does not, or the reverse (*trade-off*: the
+# judge counts an invention as worse than any missing fact, so it prefers the one that does not
+# invent).
 #
-# The same check found the next gap. Most of the 1,000-step SFT model's inventions are ages the post
-# never states (an "(NNM)" tag with the wrong number) and wrong amounts. Trained on our comparisons
-# as they were then, the reward model agreed with the judge on only 0.49 of the pairs where just one
-# of two summaries invents something: a coin. So the `hallucination` comparisons now include that
-# mistake too (the counterpart given a wrong age). The reward model above is trained on them; here
-# is how it does.
+# Why the `wrong_fact` reason is in our comparisons at all: on an earlier version of this pipeline,
+# a reward model trained without it preferred a wrong number to none (recorded in the comment on
+# `pair_reasons` in `rlhf_edu/tldr/pipeline.py`; not re-run here). The wrong ages among the
+# `hallucination` pairs are there because a wrong age tag is one of the inventions our SFT model
+# makes most (`rlhf_edu/tldr/comparisons.py`; the sampled summaries below show some).
 
 # %%
 # NBVAL_IGNORE_OUTPUT
 n_posts = 64 if stages.full_size() else 8  # fewer at test size: CI checks that the cell runs
-agreement = tldr_evaluation.rm_judge_agreement(sft, rm, tok, sm.test_posts(n=n_posts))
-print(f"on the SFT model's own summaries: agrees with the judge on {agreement['agreement']:.3f} "
-      f"of {agreement['pairs']} pairs")
-print(f"  more facts, no more hallucination: {agreement['coverage_agreement']:.3f} "
-      f"({agreement['coverage_pairs']} pairs)")
-print(f"  same facts, only one hallucinates: {agreement['hallucination_agreement']:.3f} "
-      f"({agreement['hallucination_pairs']} pairs)")
+per_post = 8
+agreement = tldr_evaluation.rm_judge_agreement(sft, rm, tok, sm.test_posts(n=n_posts), samples_per_post=per_post)
+print(f"{per_post} SFT summaries for each of {n_posts} held-out posts")
+groups = {"coverage": "more facts, no more inventions",
+          "hallucination": "same facts, only one invents"}
+rest = agreement["pairs"] - sum(agreement[f"{g}_pairs"] for g in groups)
+rest_agree = (agreement["agreement"] * agreement["pairs"]
+              - sum(agreement[f"{g}_agreement"] * agreement[f"{g}_pairs"] for g in groups)) / max(1, rest)
+print(f"pairs of SFT summaries the judge tells apart: {agreement['pairs']}; "
+      f"the reward model agrees on {agreement['agreement']:.3f}")
+for g, label in groups.items():
+    print(f"  {label:38s} {agreement[f'{g}_pairs']:5d} pairs, agreement {agreement[f'{g}_agreement']:.3f}")
+print(f"  {'trade-off (facts against an invention)':38s} {rest:5d} pairs, agreement {rest_agree:.3f}")
+print(f"  {'total':38s} {agreement['coverage_pairs'] + agreement['hallucination_pairs'] + rest:5d} pairs")
 
 # %% [markdown]
 # ## Stage 4: PPO with the KL penalty
@@ -169,98 +267,424 @@ print(f"  same facts, only one hallucinates: {agreement['hallucination_agreement
 # `train_ppo` from notebook 09: per-token KL against the frozen SFT model, the calibrated reward at
 # the last real token, GAE, clipped losses. Two summarisation-specific settings:
 #
-# - A summary that never emits EOS within the budget scores a flat −3 (`no_eos_penalty`), so running
-#   on forever is never a way to collect reward (a runaway summary scores below its post's other
-#   summaries).
-# - **Four summaries per post** (`samples_per_prompt=4`), each scored against the mean score of the
-#   other three. Why: the reward model's score differs more from one post to another than between two
-#   summaries of the same post. The value head is supposed to learn that baseline, but in our
-#   one-summary-per-post run it never did (its explained variance stayed between −0.02 and 0.06 over
-#   60 iterations), so the advantage said "this post scores high", not "this summary is good". With one summary per post, PPO left the
-#   reward-model score on held-out posts where it was (−0.094 → −0.094) and the hallucination rate
-#   rose (0.24 → 0.27): drift, not learning. Subtracting the other summaries' mean (the
-#   leave-one-out baseline of RLOO) removes what the post alone explains, and it adds no bias: the
-#   baseline does not depend on the summary being scored.
+# - A summary that never emits EOS within the budget gets the flat score `no_eos_penalty` (see the
+#   settings above), so running on forever is never a way to collect reward.
+# - **Four summaries per post** (`samples_per_prompt`), each scored against the mean score of the
+#   other three: the **leave-one-out baseline** of RLOO. The reason is measured in the next cell:
+#   part of the reward model's score depends on the post, whatever the summary. Without a per-post
+#   baseline the advantage partly says "this post scores high", which the policy cannot change.
+#   Subtracting the mean of the *other* summaries removes what the post alone explains, and it adds
+#   no bias: that baseline does not depend on the summary being scored (a mean that included it
+#   would).
 
 # %%
 # NBVAL_IGNORE_OUTPUT
-policy, history = sm.ppo_policy()
-print(f"first minibatch ratio {history[0]['ratio_first_minibatch']:.6f}")
-assert abs(history[0]["ratio_first_minibatch"] - 1) < 1e-6
+cfg = setup.ppo
+k = cfg.samples_per_prompt
+rl_prompts = sm.rl_prompts()
+n_check = 64 if stages.full_size() else 8
+check = collect_rollout(sft, sft, rm, tok, [p for p in rl_prompts[:n_check] for _ in range(k)], cfg.max_new_tokens,
+                        cfg.temperature, torch.Generator().manual_seed(7), cfg.no_eos_penalty)
+by_post = check.scores.view(n_check, k)
+between = by_post.mean(1).var().item()  # how much the post's mean score varies
+within = by_post.var(1).mean().item()   # how much summaries of one post vary around it
+print(f"SFT summaries, {k} each for {n_check} training posts: variance of a post's mean score {between:.3f}, "
+      f"variance within a post {within:.3f}")
+post_part = max(between - within / k, 0.0)  # a mean of k samples still varies by within / k
+share = post_part / max(post_part + within, 1e-12)
+display(Markdown(f"Here the post accounts for about {share:.0%} of the variance of the SFT model's "
+                 f"scores ({post_part:.3f} between posts, once the sampling noise of a {k}-summary mean is taken out, "
+                 f"against {within:.3f} within a post). "
+                 + ("That is the part a per-post baseline removes." if share > 0.2 else
+                    "On these posts that part is small, and the baseline costs little.")))
+
+# %% [markdown]
+# ### One PPO iteration by hand
+#
+# We replay what `train_ppo` does in its first iteration, step by step, with the package's own
+# small functions, and at the end compare against `train_ppo` itself (same seed, one iteration).
+# First the set-up and the rollout: the trainer seeds one generator, draws the posts, repeats each
+# `samples_per_prompt` times (consecutive rows), and samples every summary from the policy's full
+# distribution.
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+torch.manual_seed(cfg.seed)                  # as train_ppo does first
+policy, reference = copy.deepcopy(sft), frozen_copy(sft)
+model = ppo.PolicyWithValue(policy).eval()   # policy + value head (zero-initialised: V = 0)
+opt = adamw(model.parameters(), lr=cfg.lr, eps=1e-5)
+gen = torch.Generator().manual_seed(cfg.seed)
+picked = torch.randint(0, len(rl_prompts), (cfg.batch_size // k,), generator=gen).tolist()
+batch_prompts = [rl_prompts[i] for i in picked for _ in range(k)]
+ro = collect_rollout(policy, reference, rm, tok, batch_prompts, cfg.max_new_tokens, cfg.temperature, gen,
+                     cfg.no_eos_penalty)
+loo = ppo.leave_one_out(ro.scores, k)
+print(f"{len(picked)} posts x {k} summaries = {len(batch_prompts)} rows; response tensor "
+      f"{tuple(ro.response_mask.shape)} (rows x at most {cfg.max_new_tokens} new tokens)\n")
+for j in range(2):  # the first two posts of the batch, each with its four summaries
+    post_text = batch_prompts[j * k].split("POST: ")[1].split("\n")[0]
+    print("\n".join(textwrap.wrap(f"post {j}: {post_text}", 110, subsequent_indent="        ")))
+    print(f"    {'':80s}  score    LOO")
+    for i in range(j * k, (j + 1) * k):
+        summ = ro.completions[i].strip()
+        summ = summ if len(summ) <= 76 else summ[:75] + "…"
+        print(f"  ▸ {summ:80s} {ro.scores[i].item():+6.2f} {loo[i].item():+6.2f}")
+
+# %% [markdown]
+# **The leave-one-out baseline.** Each score minus the mean of the other three summaries of its
+# post. Within a post the baselined scores sum to exactly zero, so what is left says which summary
+# beat its siblings, not which post was easy.
+
+# %%
+show.source(ppo.leave_one_out)
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+group = ro.scores[:k]
+loo_by_hand = torch.stack([group[j] - (group.sum() - group[j]) / (k - 1) for j in range(k)])
+print("scores of post 0:      ", [round(x, 3) for x in group.tolist()])
+print("minus the others' mean:", [round(x, 3) for x in loo_by_hand.tolist()])
+print("sum of the baselined scores, per post:", [round(x, 6) + 0.0 for x in loo.view(-1, k).sum(1).tolist()])
+assert torch.allclose(loo_by_hand, loo[:k])
+
+# %% [markdown]
+# **Per-token rewards, values, GAE.** Old log-probs and values come from the policy-with-value-head
+# in one pass, before any update. `token_rewards` gives every token $-\beta\,\mathrm{KL}_t$ and adds
+# the baselined score at the last real token. GAE with $\delta_t = r_t + \gamma V_{t+1} - V_t$ and
+# $A_t = \sum_k (\gamma\lambda)^k \delta_{t+k}$; returns = advantages + values; then advantages are
+# whitened over real tokens.
+#
+# In iteration 0 two things are exactly zero: the KL (the policy *is* the reference) and the values
+# (the value head starts at 0). So the only reward is the baselined score on the last token, and
+# the advantage of token $t$ is that score times $\lambda^{T-1-t}$: earlier tokens get less of the
+# credit. The table shows one summary, token by token.
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+mask = ro.response_mask.float()
+with torch.no_grad():
+    old_logp, _, old_values = model(ro.sequences, ro.attention_mask, ro.prompt_len, cfg.temperature)
+    old_logp, old_values = old_logp * mask, old_values * mask
+    rewards = ppo.token_rewards(loo, old_logp, ro.ref_logprobs, mask, cfg.beta)
+    advantages, returns = ppo.gae(rewards, old_values, mask, cfg.gamma, cfg.lam)
+    white = ppo.whiten(advantages, mask)
+
+row = int(loo.abs().argmax())  # the summary with the largest baselined score
+T = int(mask[row].sum())
+# GAE for this row with the textbook backwards loop, against ppo.gae
+delta = [rewards[row, t] + cfg.gamma * (old_values[row, t + 1] if t + 1 < T else 0.0) - old_values[row, t]
+         for t in range(T)]
+adv, acc = [0.0] * T, 0.0
+for t in reversed(range(T)):
+    acc = delta[t] + cfg.gamma * cfg.lam * acc
+    adv[t] = acc
+assert torch.allclose(torch.stack([torch.as_tensor(a) for a in adv]), advantages[row, :T], atol=1e-6)
+tokens = ro.sequences[row, ro.prompt_len:ro.prompt_len + T].tolist()
+ended = bool((ro.sequences[row, ro.prompt_len:][:T] == tok.eos_id).any())
+print(f"row {row}: score {ro.scores[row].item():+.3f}, baselined {loo[row].item():+.3f}, beta {cfg.beta}; "
+      + ("it ends with EOS (the empty token at the end)" if ended else
+         f"it never emitted EOS within {cfg.max_new_tokens} tokens, so its score is the no-EOS penalty"))
+print(f"{'t':>3} {'token':14s} {'log pi':>8} {'log ref':>8} {'KL_t':>6} {'r_t':>7} {'V_t':>5} "
+      f"{'delta_t':>8} {'A_t':>7} {'return':>7} {'A white':>8}")
+for t in range(T):
+    print(f"{t:3d} {tok.decode([tokens[t]])!r:14s} {old_logp[row, t].item():8.3f} {ro.ref_logprobs[row, t].item():8.3f} "
+          f"{(old_logp[row, t] - ro.ref_logprobs[row, t]).item() + 0.0:6.3f} {rewards[row, t].item() + 0.0:7.3f} "
+          f"{old_values[row, t].item():5.2f} {float(delta[t]):8.3f} {advantages[row, t].item():7.3f} "
+          f"{returns[row, t].item():7.3f} {white[row, t].item():8.3f}")
+
+# %%
+show.source(ppo.token_rewards)
+
+# %%
+show.source(ppo.gae)
+
+# %% [markdown]
+# **The update.** Several epochs over shuffled minibatches; for each, new log-probs and values,
+# the clipped policy loss and the clipped value loss (`ppo_losses`), one AdamW step after the
+# gradient is clipped. The first minibatch's ratio is exactly 1: nothing has moved yet.
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+stats = []
+for epoch in range(cfg.ppo_epochs):
+    order = torch.randperm(cfg.batch_size, generator=gen)
+    for start in range(0, cfg.batch_size, cfg.minibatch_size):
+        mb = order[start:start + cfg.minibatch_size]
+        new_logp, entropy, new_values = model(ro.sequences[mb], ro.attention_mask[mb], ro.prompt_len, cfg.temperature)
+        pg_loss, vf_loss, s = ppo.ppo_losses(new_logp, old_logp[mb], white[mb], new_values, old_values[mb],
+                                             returns[mb], mask[mb], cfg)
+        loss = pg_loss + cfg.vf_coef * vf_loss - cfg.entropy_coef * ppo.masked_mean(entropy, mask[mb])
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.max_grad_norm)
+        opt.step()
+        stats.append({"policy_loss": pg_loss.item(), "value_loss": vf_loss.item(), **s})
+        print(f"epoch {epoch} minibatch {start // cfg.minibatch_size}: policy loss {pg_loss.item():+.4f}, "
+              f"value loss {vf_loss.item():.4f}, mean ratio {s['ratio_mean']:.4f}, clipped {s['clip_frac']:.2f}, "
+              f"approx-KL {s['approx_kl']:.4f}")
+assert abs(stats[0]["ratio_mean"] - 1) < 1e-6
+
+# %%
+show.source(ppo.ppo_losses)
+
+# %% [markdown]
+# **The check.** `train_ppo` on a fresh copy of the SFT model, same settings, one iteration. If
+# every step above is what the trainer does, the two models (policy and value head) are equal
+# parameter for parameter, and the trainer logs the losses we computed.
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+trainer_model, trainer_log = ppo.train_ppo(copy.deepcopy(sft), frozen_copy(sft), rm, tok, rl_prompts,
+                                           dataclasses.replace(cfg, iterations=1), progress=False)
+mine, theirs = model.state_dict(), trainer_model.state_dict()
+diff = max((mine[name] - theirs[name]).abs().max().item() for name in mine)
+moved = max((mine[name] - p).abs().max().item() for name, p in ppo.PolicyWithValue(sft).state_dict().items())
+print(f"{len(mine)} parameter tensors; largest difference from train_ppo: {diff:.1e} "
+      f"(largest change from SFT in this iteration: {moved:.1e})")
+for key in ("policy_loss", "value_loss", "clip_frac", "approx_kl"):
+    print(f"  {key:12s} by hand {sum(s[key] for s in stats) / len(stats):+.6f}   train_ppo {trainer_log[0][key]:+.6f}")
+assert diff == 0.0
+assert abs(sum(s["policy_loss"] for s in stats) / len(stats) - trainer_log[0]["policy_loss"]) < 1e-6
+
+# %% [markdown]
+# ### The full run, three seeds
+#
+# Then the package runs all the iterations. A single RL run is one draw: change the seed (which
+# posts, which samples, which minibatches) and the numbers move. So every reading of the results
+# below rests on three seeds of the same settings, 0, 1 and 2, each cached as its own stage.
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+SEEDS = (0, 1, 2)
+runs = {s: sm.ppo_policy(cfg=dataclasses.replace(cfg, seed=s), progress=False) for s in SEEDS}
+history = runs[0][1]
+for s, (_, h) in runs.items():
+    print(f"seed {s}: {len(h)} iterations, trained in {sum(x['seconds'] for x in h):.0f} s; "
+          f"first minibatch ratio {h[0]['ratio_first_minibatch']:.6f}")
+    assert abs(h[0]["ratio_first_minibatch"] - 1) < 1e-6
 
 # %%
 # NBVAL_IGNORE_OUTPUT
 plots.plot_ppo_history(history)
 
 # %% [markdown]
+# ### Reading the curves: explained variance and the score
+#
+# Two panels of seed 0's plot need reading: explained variance and the score. We read them from the
+# logged values of all three seeds:
+#
+# - **explained variance** $= 1 - \mathrm{Var}(R - V)/\mathrm{Var}(R)$ over real tokens, where $R$
+#   are the returns: 1 when the value head predicts the returns, 0 when it predicts nothing. In
+#   iteration 0 it is exactly 0, because the value head starts at 0.
+# - **score** is the mean *raw* reward-model score of the iteration's rollout batch (not the
+#   baselined one).
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+def spread(values):
+    return f"{min(values):+.3f} to {max(values):+.3f}"
+
+ev_rows, score_rows = [], []
+for s, (_, h) in runs.items():
+    ev = [x["explained_variance"] for x in h if x["explained_variance"] == x["explained_variance"]] or [0.0]  # nan: no variance
+    sc = [x["score"] for x in h]
+    m = max(1, len(sc) // 6)  # first and last sixth of the run
+    first, last = sum(sc[:m]) / m, sum(sc[-m:]) / m
+    noise = torch.tensor(sc).std().item() if len(sc) > 1 else float("nan")
+    ev_rows.append((s, ev[0], sum(ev) / len(ev), min(ev), max(ev)))
+    score_rows.append((s, m, first, last, noise))
+    print(f"seed {s}: explained variance at iteration 0 {ev[0]:+.3f}, mean {sum(ev) / len(ev):+.3f}, "
+          f"range {spread(ev)}")
+    print(f"        score: mean of the first {m} iterations {first:+.3f}, of the last {m} {last:+.3f}; "
+          f"std over iterations {noise:.3f}")
+# With the LOO baseline the returns carry no per-post part; value and returns on the hand-made batch:
+with torch.no_grad():
+    _, _, v_after = model(ro.sequences, ro.attention_mask, ro.prompt_len, cfg.temperature)
+print(f"\nthe hand-made batch: returns {ppo.masked_mean(returns ** 2, mask).sqrt().item():.3f} (root mean square), "
+      f"values after one iteration: largest |V| {(v_after * mask).abs().max().item():.4f}")
+print(f"a batch holds {cfg.batch_size // k} posts; from the variance of a post's mean score above, the std of a "
+      f"batch's mean score is about {(between / (cfg.batch_size // k)) ** 0.5:.3f} from sampling alone")
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+mean_ev = max(abs(r[2]) for r in ev_rows)  # the largest mean explained variance of the three seeds
+ev_text = (f"Explained variance: across the three seeds its mean over the run is at most {mean_ev:.3f} in size "
+           f"(ranges {', '.join(spread(r[3:]) for r in ev_rows)}). ")
+ev_text += ("So the value head predicts almost none of the returns. That is expected here: the "
+            "leave-one-out baseline has already removed the part of the return that depends on the post, so what "
+            "is left is whether this summary beats its three siblings, which a prefix hardly tells; and the value "
+            "head moves slowly (value loss weighted by `vf_coef`, a small learning rate). With $V \\approx 0$, "
+            "GAE's advantage is the baselined score discounted by $\\lambda$ per token: the leave-one-out baseline, "
+            "not the value head, is doing the baseline's job, much as in RLOO." if mean_ev < 0.2 else
+            "So the value head does learn part of the returns in this run.")
+rises = [r[3] - r[2] for r in score_rows]
+batch_posts = cfg.batch_size // k
+batch_noise = (between / batch_posts) ** 0.5
+score_text = (f"Score, the mean of the first {score_rows[0][1]} iterations against the last {score_rows[0][1]}: "
+              + "; ".join(f"seed {r[0]} {r[2]:+.3f} → {r[3]:+.3f} (std over iterations {r[4]:.3f})" for r in score_rows)
+              + ". ")
+if all(x > 0 for x in rises):
+    score_text += f"So the score did rise in every seed, by {min(rises):.2f} to {max(rises):.2f}. "
+else:
+    score_text += "The score did not rise in every seed. "
+if max(rises) < 2 * batch_noise:
+    score_text += (f"The curve hides it because each point is the mean of one rollout batch of only {batch_posts} "
+                   f"posts: which posts are drawn moves that mean by about {batch_noise:.2f} (from the variance of a "
+                   "post's mean score, measured above), as much as the whole rise, so the points scatter around a "
+                   "slowly moving centre. The held-out table below scores the same posts for every model, without "
+                   "that noise.")
+display(Markdown(ev_text + "\n\n" + score_text))
+
+# %% [markdown]
 # ## SFT against PPO on held-out posts
 #
-# One sampled summary per post for 128 held-out posts, same seed for both models. ROUGE compares with
-# the reference summary; the reward model gives its (calibrated) score; the judge counts facts and
-# hallucinations; KL says how far PPO moved from the SFT model.
+# One sampled summary per post for the held-out posts counted at the top, same seed for every
+# model. ROUGE compares with the reference summary; the reward model gives its (calibrated) score;
+# the judge counts facts and hallucinations; KL says how far PPO moved from the SFT model.
 
 # %%
 # NBVAL_IGNORE_OUTPUT
-metrics, texts = sm.evaluate_offline({"SFT": sft, "PPO": policy})
-print(tldr_evaluation.metrics_table(metrics))
-before, after = metrics["SFT"], metrics["PPO"]
+models = {"SFT": sft, **{f"PPO seed {s}": runs[s][0] for s in SEEDS}}
+metrics, texts = sm.evaluate_offline(models)
+print(metrics_table(metrics, tldr_evaluation.METRIC_LABELS, label_width=28, col_width=12))
+before = metrics["SFT"]
+ppo_cols = [metrics[f"PPO seed {s}"] for s in SEEDS]
 if stages.full_size():  # checks on training results; skipped at test size (see the first cell)
-    assert after["rm_score"] > before["rm_score"]
-    assert after["kl_k1"] < 20
+    assert sum(m["rm_score"] for m in ppo_cols) / len(SEEDS) > before["rm_score"]
+    assert all(m["kl_k1"] < 20 for m in ppo_cols)
+
+# %% [markdown]
+# Where the key number goes. For each held-out post that has a number among its key facts, does the
+# summary state the post's number, state a number the post never mentions, or leave the number out?
+# (The judge decides, with only the number fact kept.)
 
 # %%
 # NBVAL_IGNORE_OUTPUT
-posts = sm.test_posts()
+def number_outcome(post, summary):
+    number_fact = [f for f in post.facts if f.slot == "number"]
+    if not number_fact:
+        return None
+    if judge.fact_coverage(dataclasses.replace(post, facts=number_fact), summary) == 1.0:
+        return "right"
+    return "wrong" if any(t.isdigit() for t in judge.hallucinated_terms(post, summary)) else "missing"
+
+numbers = {}
+for name, outs in texts.items():
+    outcomes = [o for o in (number_outcome(p, s) for p, s in zip(posts, outs)) if o is not None]
+    numbers[name] = {kind: outcomes.count(kind) for kind in ("right", "wrong", "missing")}
+    c = numbers[name]
+    print(f"{name:11s} of {len(outcomes)} posts with a number: right {c['right']:3d}, a wrong number {c['wrong']:3d}, "
+          f"no number {c['missing']:3d}")
+wrong_posts = {name: {i for i, (p, s) in enumerate(zip(posts, outs)) if number_outcome(p, s) == "wrong"}
+               for name, outs in texts.items()}
+print("posts where a PPO seed writes a wrong number that SFT also got wrong: "
+      + ", ".join(f"{len(wrong_posts[n] & wrong_posts['SFT'])} of {len(wrong_posts[n])}" for n in texts if n != "SFT"))
+
+# %%
+# NBVAL_IGNORE_OUTPUT
 for i in range(4):
     print(posts[i].prompt)
-    print(f"  reference: {posts[i].reference.strip()}")
-    for name in texts:
-        print(f"  {name:9s}: {texts[name][i]}")
+    print(f"  {'reference':10s} ▸ {posts[i].reference.strip()}")
+    for name in ("SFT", "PPO seed 0"):
+        print(f"  {name:10s} ▸ {texts[name][i]}")
     print()
 
 # %% [markdown]
 # ## Reading the table honestly
 #
-# In our run (the numbers above), PPO did what it was asked: the reward model's score on held-out
-# posts rose from −0.09 to 0.07, at a KL of about 1.4 nats to the SFT model. The judge agrees only in
-# part. The hallucination rate fell from 0.24 to 0.14: inventions are what this reward model can see
-# best (it agrees with the judge on 0.67 of the SFT model's pairs where only one summary invents
-# something). But fact coverage fell (0.87 → 0.82), and ROUGE-1 with it (0.72 → 0.67). **So PPO did
-# not make the summaries more complete**, though that was the point of the exercise.
-#
-# Why coverage falls: on pairs where one summary simply covers more facts, the reward model agrees
-# with the judge on only 0.62 of them. Checking that a summary names *the post's* number is a
-# copy-and-compare job across dozens of tokens, which this 4-layer reward model has only partly
-# learned; the SFT model itself gets the number wrong or leaves it out in 47 of 112 posts. Faced with a
-# reward model that punishes an invention more reliably than it rewards a fact, the cheapest way up
-# is to say less: PPO's summaries are a little shorter, and in the second example
-# above PPO writes "$" with no amount at all.
-#
-# We tried to fix the reward model rather than the policy, and none of it raised coverage (each time
-# measured as above, on this notebook's SFT model): 32,000 comparisons for 1,200 steps (held-out
-# accuracy 0.91, agreement on the SFT model's summaries 0.56); leaving out the `wrong_fact` pairs
-# (right on 99.6% of held-out missing-fact pairs, yet agreement 0.585, and PPO, with eight summaries
-# per post and lr 1e-4, then *raised* the hallucination rate to 0.32); a gentler learning rate for
-# the reward model (agreement 0.65, PPO coverage 0.70). Pushing PPO harder made it worse, the over-optimisation that public runs report:
-# eight summaries per post and lr 1e-4 cut hallucinations to 0.09 but coverage to 0.74 at KL 7.4;
-# with an earlier 450-step SFT model and lr 3e-4 the summaries fell apart ("roommate and I move
-# out?") while the reward model's score kept rising.
-#
-# This is the pattern public runs report at full scale: trlx's GPT-J PPO run went from 0.334 to
-# 0.323 ROUGE-1 while its reward rose, and OpenAI's own paper found that optimising too hard against a
-# reward model eventually makes summaries worse by human judgement. ROUGE and the judge are what
-# caught it here; the reward score alone says the run went up.
-#
-# What helped most was supervised: 1,000 SFT steps instead of 450 lifted fact coverage from 0.66 to
-# 0.87 and cut the hallucination rate from 0.84 to 0.24. The lessons for any RLHF run: get the SFT
-# model as good as you can first; test the reward model on the *policy's own samples*, not only on
-# held-out comparisons; when it fails there, look at which mistakes the policy makes and put
-# comparisons of exactly those mistakes into the reward model's data (what `wrong_fact` did for our
-# first reward model, and wrong ages for this one); and expect PPO to improve only what the reward
-# model can actually tell apart: here, fewer inventions, not more facts.
+# The reading below is printed from the table (all three seeds), so it cannot drift from it.
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+def change(key, fmt=".3f"):
+    """'SFT → seed 0, 1, 2 (lower in every seed)' for one metric, and how many seeds went down."""
+    up = sum(m[key] > before[key] for m in ppo_cols)
+    down = sum(m[key] < before[key] for m in ppo_cols)
+    seeds = ", ".join(f"{m[key]:{fmt}}" for m in ppo_cols)
+    same = len(ppo_cols) - up - down
+    parts = [f"{word} in {n}" for word, n in (("higher", up), ("lower", down), ("unchanged", same)) if n]
+    where = ("higher in every seed" if up == len(ppo_cols) else "lower in every seed" if down == len(ppo_cols)
+             else ", ".join(parts) + f" of {len(ppo_cols)} seeds")
+    return f"{before[key]:{fmt}} → {seeds} ({where})", down
+
+rm_text, rm_down = change("rm_score")
+cov_text, cov_down = change("coverage")
+hal_text, hal_down = change("hallucination_rate")
+r1_text, r1_down = change("rouge1")
+len_text, len_down = change("words", ".1f")
+kl = [m["kl_k1"] for m in ppo_cols]
+n_seeds = len(ppo_cols)
+n_eval = len(posts)
+sft_hal = round(before["hallucination_rate"] * n_eval)
+ppo_hal = [round(m["hallucination_rate"] * n_eval) for m in ppo_cols]
+lines = [f"**What PPO was asked to raise.** The reward model's score on held-out posts went {rm_text}, "
+         f"at a KL to the SFT model of {min(kl):.2f} to {max(kl):.2f} nats per summary."]
+lines.append(f"**The judge.** Hallucination rate {hal_text}: summaries with an invention {sft_hal} of {n_eval} → "
+             f"{', '.join(map(str, ppo_hal))}. Fact coverage {cov_text}. ROUGE-1 {r1_text}. "
+             f"Summary length in words {len_text}.")
+if cov_down == n_seeds:
+    lines.append("**So PPO did not make the summaries more complete, in any seed**, though that is what a "
+                 "better summary would be: coverage fell."
+                 + (" The summaries got shorter in every seed." if len_down == n_seeds else ""))
+    moved = max(abs(c - sft_hal) for c in ppo_hal)
+    if all(c < sft_hal for c in ppo_hal) and min(sft_hal - c for c in ppo_hal) >= 0.05 * n_eval:
+        lines.append("Inventions fell in every seed: the policy invents less, and says less.")
+    else:
+        lines.append(f"Inventions barely moved (at most {moved} of {n_eval} summaries either way): PPO says less, "
+                     "but it invents about as often.")
+elif sum(m["coverage"] > before["coverage"] for m in ppo_cols) == n_seeds:
+    lines.append("Coverage rose in every seed.")
+else:
+    lines.append("Coverage did not move the same way in every seed: no reliable gain in completeness.")
+display(Markdown("\n\n".join(lines)))
 
 # %% [markdown]
-# ## The same code at full size: GPT-2 124M on the real TL;DR data
+# Why coverage can fall while the reward rises: the reward model is the only thing PPO sees, and
+# it is better at some comparisons than at others (the agreement check above, printed again here).
+# Checking that a summary names *the post's* number is a copy-and-compare job across dozens of
+# tokens, which this 4-layer model learns only in part; so does the SFT model (the number counts
+# above).
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+cov_ag, hal_ag = agreement["coverage_agreement"], agreement["hallucination_agreement"]
+sft_n = numbers["SFT"]
+ppo_missing = [numbers[f"PPO seed {s}"]["missing"] for s in SEEDS]
+n_num = sum(sft_n.values())
+ppo_n = [numbers[f"PPO seed {s}"] for s in SEEDS]
+text = (f"On the SFT model's own summaries the reward model agrees with the judge on {cov_ag:.3f} of the "
+        f"pairs where one summary simply has more facts, and on {hal_ag:.3f} where only one invents "
+        f"(a coin would agree on half). The SFT model itself states the post's number in {sft_n['right']} of the "
+        f"{n_num} held-out posts that have one, a wrong number in {sft_n['wrong']} and none in {sft_n['missing']}: "
+        f"it gets the number wrong or leaves it out in {sft_n['wrong'] + sft_n['missing']} of {n_num}. ")
+text += (f"After PPO: the post's number in {', '.join(str(c['right']) for c in ppo_n)}, a wrong number in "
+         f"{', '.join(str(c['wrong']) for c in ppo_n)}, none in {', '.join(str(c['missing']) for c in ppo_n)} "
+         "(seeds 0, 1, 2). ")
+right_fell = all(c["right"] < sft_n["right"] for c in ppo_n)
+wrong_same = all(abs(c["wrong"] - sft_n["wrong"]) <= 0.05 * n_num for c in ppo_n)
+if right_fell and all(c["missing"] > sft_n["missing"] for c in ppo_n):
+    text += ("In every seed PPO dropped right numbers" + (", not wrong ones" if wrong_same else "")
+             + ". A reward model that is barely better than a coin at preferring the summary with more of the "
+             "post's facts gives PPO little reason to keep a number; PPO's higher-scoring summaries "
+             + ("are shorter in every seed." if len_down == n_seeds else "are not consistently shorter."))
+display(Markdown(text))
+
+# %% [markdown]
+# This is the pattern public runs report at full scale. In trlx's summarisation example, PPO on
+# GPT-J went from 0.334 to 0.323 ROUGE-1 while the average reward rose from 2.729 to 3.291 (the
+# results table of `examples/summarize_rlhf/README.md` in CarperAI/trlx), and OpenAI's own paper
+# found that optimising too hard against a reward model eventually makes summaries worse by human
+# judgement (Stiennon et al., 2020, Fig. 5). ROUGE and the judge are what catch it here; the reward
+# score alone says the run went up.
+#
+# The lessons for any RLHF run: get the SFT model as good as you can first; test the reward model on
+# the *policy's own samples*, not only on held-out comparisons; when it fails there, look at which
+# mistakes the policy makes and put comparisons of exactly those mistakes into the reward model's
+# data (what `wrong_fact` and the wrong ages are for); and expect PPO to improve only what the
+# reward model can actually tell apart.
+
+# %% [markdown]
+# ## The same code at full size: GPT-2 on the real TL;DR data
 #
 # `run_hf` wires a Hugging Face model through the very same `train_sft`, `train_rm`,
 # `train_policy` and `evaluate`: `hf.HFCausalLM` gives a `transformers` model our calling convention
@@ -269,7 +693,8 @@ for i in range(4):
 #
 # Here, offline, we check the wiring on a *randomly initialised* tiny GPT-2 and a few rows in the
 # CarperAI schemas that ship with the tests. It learns nothing; it proves the path runs. On a machine
-# with internet and a GPU, `rlhf-edu summarize --hf-model gpt2` runs it at full size (see the README).
+# with internet and a GPU, `rlhf-edu summarize --hf-model gpt2` runs it with GPT-2 small, the
+# Hub's `gpt2` (see the README).
 
 # %%
 # NBVAL_IGNORE_OUTPUT
@@ -283,5 +708,8 @@ if not stages.full_size():  # the test suite runs this very smoke run in tests/t
 elif not all(importlib.util.find_spec(m) for m in ("transformers", "datasets")):
     print('Skipped: the Hugging Face path needs the "hf" extra: pip install -e ".[hf]"')
 else:
+    import datasets
+
+    datasets.disable_progress_bars()  # its file-loading bars would be saved as unfinished widgets
     res = sm.run_hf(run, progress=False)
     print(tldr_evaluation.metrics_table(res["metrics"]))
