@@ -4,8 +4,11 @@
     rlhf-edu sentiment [--out DIR]    pretrain -> SFT -> reward model -> PPO on tweets,
                                       a before/after table, samples, and curves as PNG;
                                       --algo pg|rloo|grpo|dpo fine-tunes with another algorithm
+    rlhf-edu compare [--out DIR]      notebook 12's table: PPO, policy gradient, RLOO, GRPO and DPO
+                                      under one budget, a beta sweep and 3 seeds each, from the cache
     rlhf-edu summarize [--out DIR]    SFT -> reward model -> PPO for TL;DR summaries (offline task),
-                                      or --hf-model gpt2 for the Hugging Face / CarperAI scale
+                                      then --rounds R rounds of new comparisons on the policy's own
+                                      summaries; or --hf-model gpt2 for the Hugging Face / CarperAI scale
     rlhf-edu figures [--out DIR]      regenerate the figures/ folder
 
 Stages reuse checkpoints from the cache ($RLHF_EDU_CACHE, default ~/.cache/rlhf_edu);
@@ -86,6 +89,26 @@ def cmd_sentiment(args) -> int:
     return 0
 
 
+def cmd_compare(args) -> int:
+    from .sentiment import compare, pipeline
+
+    out, progress, t0 = _start(args)
+    rl = pipeline.rl_setup()
+    kinds = tuple(args.algos) if args.algos else tuple(compare.NAMES)
+    print("equal budgets: " + "; ".join(f"{compare.NAMES[k]} {b}" for k, b in compare.check_setup(rl, kinds).items()))
+    runs = compare.compare(rl=rl, kinds=kinds, progress=progress, announce=lambda text: print(text, flush=True))
+    print("\n" + compare.table(runs))
+    print("\n" + compare.spread_table(runs, rl))
+    print("\njudge positive rate at equal KL (seed 0's runs, linear between two betas):")
+    for kl, judge in compare.judge_at_equal_kl(runs).items():
+        print(f"  KL {kl:5.2f}: " + ", ".join(f"{compare.NAMES[k]} {v:.3f}"
+                                             for k, v in sorted(judge.items(), key=lambda kv: -kv[1])))
+    compare.plot_frontier(runs, rl).savefig(out / "frontier.png", dpi=100, metadata={"Software": None})
+    print(f"\nfrontier plot saved to {out / 'frontier.png'}")
+    print(f"done in {time.perf_counter() - t0:.0f} s")
+    return 0
+
+
 def cmd_summarize(args) -> int:
     from . import plots
     from .tldr import evaluation as tldr_evaluation
@@ -107,6 +130,8 @@ def cmd_summarize(args) -> int:
         metrics, samples = sm.evaluate_offline({"SFT": sft, "PPO": policy})
         prompts = [p.prompt for p in sm.test_posts()]
         rm_acc = rm_info["heldout_accuracy"]
+        if args.rounds is None or args.rounds > 0:
+            _summarize_rounds(args, sft, rm, out, progress)
     print(f"\nreward model held-out pairwise accuracy: {rm_acc:.3f}")
     print("\n" + tldr_evaluation.metrics_table(metrics))
     print("\nsummaries of held-out posts (same seed):")
@@ -121,7 +146,34 @@ def cmd_summarize(args) -> int:
     return 0
 
 
+def _summarize_rounds(args, sft, rm, out, progress):
+    """Notebook 11's rounds of new comparisons on the policy's own summaries: table and plot."""
+    import dataclasses
+
+    from . import plots
+    from .tldr import rounds
+
+    cfg = rounds.rounds_config()
+    if args.rounds is not None:
+        cfg = dataclasses.replace(cfg, rounds=args.rounds)
+    results = rounds.run_rounds(cfg=cfg, progress=progress, retrain=args.retrain)
+    columns = {"SFT": rounds.round_metrics({"policy": sft, "reward_model": rm})[0]}
+    for r, res in enumerate(results):
+        columns[f"round {r}"] = rounds.round_metrics(res)[0]
+    print(f"\nrounds of new comparisons ({cfg.comparisons} labels a round, label noise {cfg.noise}), "
+          "held-out posts; each round scored by its own reward model:")
+    print(rounds.rounds_table(columns))
+    plots.plot_rounds(columns).savefig(out / "rounds.png", dpi=100, metadata={"Software": None})
+    print(f"rounds plot saved to {out / 'rounds.png'}")
+
+
 ALGO_NAMES = {"ppo": "PPO", "pg": "policy gradient", "rloo": "RLOO", "grpo": "GRPO", "dpo": "DPO"}
+
+
+def _non_negative_int(text: str) -> int:
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {text!r}")
+    return int(text)
 
 
 def _positive_int(text: str) -> int:
@@ -147,6 +199,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--algo", choices=list(ALGO_NAMES), default="ppo",
                    help="the fine-tuning algorithm after SFT and the reward model (default: %(default)s)")
     p.set_defaults(func=cmd_sentiment)
+    p = sub.add_parser("compare", help="notebook 12's table: every algorithm under one budget")
+    p.add_argument("--out", default="runs/compare", help="folder for the frontier plot (default: %(default)s)")
+    p.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    p.add_argument("--algos", nargs="+", choices=list(ALGO_NAMES), default=None, metavar="ALGO",
+                   help="only these algorithms (default: all of %(choices)s)")
+    p.set_defaults(func=cmd_compare)
     p = sub.add_parser("summarize", help="RLHF for TL;DR summaries (SFT -> reward model -> PPO)")
     p.add_argument("--out", default="runs/summarize", help="folder for the PNG curves (default: %(default)s)")
     p.add_argument("--retrain", action="store_true", help="ignore cached checkpoints (offline task)")
@@ -161,6 +219,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="with --hf-model: read at most this many rows per split")
     p.add_argument("--device", default="cpu",
                    help='with --hf-model: where the model trains, e.g. "cuda" (default: %(default)s)')
+    p.add_argument("--rounds", type=_non_negative_int, default=None,
+                   help="rounds of new comparisons on the policy's own summaries after PPO (offline task; "
+                        "default: notebook 11's, 2 at full size; 0 skips them)")
     p.set_defaults(func=cmd_summarize)
     return ap
 
@@ -171,6 +232,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "summarize" and not args.hf_model and (
             args.tldr_dir or args.comparisons_dir or args.max_rows or args.device != "cpu"):
         ap.error("--tldr-dir, --comparisons-dir, --max-rows and --device go with --hf-model")
+    if args.command == "summarize" and args.hf_model and args.rounds:
+        ap.error("--rounds runs on the offline task (its labeller needs the synthetic posts' facts), not --hf-model")
     try:
         return args.func(args)
     except (ValueError, ImportError, OSError) as e:

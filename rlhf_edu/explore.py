@@ -357,8 +357,8 @@ def beta_samples(policy, reference, reward_model, tokenizer, prompts: list[str],
     ro = sample_rollout(policy, reference, reward_model, tokenizer, prompts, max_new_tokens, seed=seed)
     vader = judge.vader_compound(ro.texts)
     kl = ro.kl_k1.sum(1)
-    return [{"text": t, "rm_score": s, "judge_compound": v, "kl_k1": k}
-            for t, s, v, k in zip(ro.texts, ro.scores.tolist(), vader.tolist(), kl.tolist())]
+    return [{"text": t, "completion": c, "rm_score": s, "judge_compound": v, "kl_k1": k}
+            for t, c, s, v, k in zip(ro.texts, ro.completions, ro.scores.tolist(), vader.tolist(), kl.tolist())]
 
 
 def beta_text(rows: list[dict], beta: float, samples: list[dict]) -> str:
@@ -369,7 +369,8 @@ def beta_text(rows: list[dict], beta: float, samples: list[dict]) -> str:
              f"distinct-2 {row['distinct_2']:.2f}   (the sweep's evaluation)",
              f"{'RM':>6} {'VADER':>6} {'KL':>6}  sample"]
     for s in samples:
-        lines.append(_clip_line(f"{s['rm_score']:+6.2f} {s['judge_compound']:+6.2f} {s['kl_k1']:6.2f}  {s['text']}"))
+        lines.append(_clip_line(f"{s['rm_score']:+6.2f} {s['judge_compound']:+6.2f} {s['kl_k1']:6.2f}  "
+                                f"{shown(s['text'], s['completion'])}"))
     return "\n".join(lines)
 
 

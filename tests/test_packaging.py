@@ -49,7 +49,7 @@ def test_committed_notebooks_are_built_from_their_sources():
     build = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(build)
     sources = sorted((ROOT / "notebooks" / "src").glob("[0-9][0-9]_*.py"))
-    assert len(sources) == 11
+    assert len(sources) == 12
     for src in sources:
         want = [(c.cell_type, c.source) for c in build.parse_percent(src.read_text()).cells]
         nb = nbformat.read(ROOT / "notebooks" / (src.stem + ".ipynb"), as_version=4)

@@ -80,6 +80,14 @@ class RLHFSetup:
     # harder push (lr 1e-3 instead of 3e-4), so that at beta = 0 the exploit shows within a CPU budget.
     sweep_betas: tuple[float, ...] = (0.0, 0.01, 0.05, 0.1, 0.3)
     sweep: PPOConfig = field(default_factory=lambda: PPOConfig(iterations=16, ppo_epochs=4, lr=1e-3))
+    # Notebook 12 and `rlhf-edu compare` (sentiment/compare.py): every algorithm at its default settings
+    # but with one smaller budget, so that 3 seeds and a beta sweep of each fit in minutes: the on-policy
+    # methods sample compare_iterations x 32 completions; DPO reads as many pairs as the reward model was
+    # trained on (rm.steps x rm.batch_size). compare_betas: the sweep of each, its default beta included.
+    compare_iterations: int = 30
+    compare_betas: dict = field(default_factory=lambda: {"ppo": (0.05, 0.15, 0.4), "pg": (0.03, 0.1, 0.3),
+                                                         "rloo": (0.03, 0.1, 0.3), "grpo": (0.05, 0.2, 0.5),
+                                                         "dpo": (0.1, 0.3, 1.0)})
 
     @classmethod
     def test_size(cls) -> "RLHFSetup":
@@ -91,7 +99,9 @@ class RLHFSetup:
                    grpo=GRPOConfig(iterations=2, prompts_per_iteration=4, epochs=2, minibatch_size=8),
                    dpo=DPOConfig(epochs=1, batch_size=16),
                    sweep_betas=(0.0, 0.3), sweep=PPOConfig(iterations=1, batch_size=16, minibatch_size=8,
-                                                           ppo_epochs=1))
+                                                           ppo_epochs=1),
+                   compare_iterations=1, compare_betas={"ppo": (0.1, 0.4), "pg": (0.1, 0.3), "rloo": (0.1, 0.3),
+                                                        "grpo": (0.2, 0.5), "dpo": (0.3, 1.0)})
 
 
 def setup() -> SentimentSetup:
