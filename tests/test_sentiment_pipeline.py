@@ -63,8 +63,9 @@ def test_every_stage_trains_once_then_loads_from_the_cache(cache):
 def test_every_reward_model_setting_reaches_the_reward_model_and_policy_keys():
     changes = {"rm": dataclasses.replace(TINY_RL.rm, steps=3), "rm_pairs": 61, "rm_heldout_pairs": 21,
                "calibration_samples": 9, "max_new_tokens": 7, "calibration_seed": 1}
-    # Every RLHFSetup field is either an RL-stage config (its own part of the key) or tested here.
-    rl_stages = {"ppo", "pg", "rloo", "grpo", "dpo", "sweep", "sweep_betas"}
+    # Every RLHFSetup field is either an RL-stage config (its own part of the key; the comparison's
+    # fields are part of each comparison run's config, see sentiment/compare.py) or tested here.
+    rl_stages = {"ppo", "pg", "rloo", "grpo", "dpo", "sweep", "sweep_betas", "compare_iterations", "compare_betas"}
     assert {f.name for f in dataclasses.fields(pipeline.RLHFSetup)} == set(changes) | rl_stages
     for name, value in changes.items():
         other = dataclasses.replace(TINY_RL, **{name: value})
