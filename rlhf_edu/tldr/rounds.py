@@ -167,7 +167,6 @@ def run_round(r: int, s: sm.SummarySetup | None = None, cfg: RoundsConfig | None
         rm, _ = sm.reward_model(s, progress=progress)
         policy, history = sm.ppo_policy(s, progress=progress)
         return {"policy": policy, "reward_model": rm, "history": history, "labels": [], "stats": {}}
-    before = run_round(r - 1, s, cfg, progress)
     d = round_dir(r, s, cfg)
     tok = sm.tokenizer(s)
     if retrain and d.exists():
@@ -178,9 +177,11 @@ def run_round(r: int, s: sm.SummarySetup | None = None, cfg: RoundsConfig | None
         return {"policy": stages.load_model(d / "policy"), "reward_model": stages.load_reward_model(d / "rm"),
                 "history": meta["history"], "labels": labels, "stats": meta["stats"]}
 
+    before = run_round(r - 1, s, cfg, progress)  # only needed to train: a cached round loads alone
     sft, _ = sm.sft_model(s, progress=progress)
     held_out = frozenset(p.prompt for p in sm.test_posts(s))
-    fits = set(sm.rl_prompts(s))  # training posts that leave room for a summary
+    prompts = sm.rl_prompts(s)  # training posts that leave room for a summary (tokenises them all: once)
+    fits = set(prompts)
     train_posts = [p for p in sm.corpus(s)["train"] if p.prompt in fits]
     posts = random.Random(cfg.seed * 1000 + r).sample(train_posts, min(cfg.posts_per_round, len(train_posts)))
     new, stats = collect_comparisons(before["policy"], sft, tok, posts, cfg, cfg.seed * 1000 + r, s.max_new_tokens,
@@ -193,10 +194,10 @@ def run_round(r: int, s: sm.SummarySetup | None = None, cfg: RoundsConfig | None
     rm = copy.deepcopy(before["reward_model"])
     train_reward_model(rm, tok, mix, RMTrainConfig(steps=cfg.rm_steps, batch_size=s.rm.batch_size, lr=cfg.rm_lr,
                                                    seed=cfg.seed + r), progress=progress)
-    stages.calibrate_on_samples(rm, sft, tok, sm.rl_prompts(s), s.calibration_samples, s.max_new_tokens,
+    stages.calibrate_on_samples(rm, sft, tok, prompts, s.calibration_samples, s.max_new_tokens,
                                 s.calibration_seed)
     start = sft if cfg.ppo_from == "sft" else before["policy"]
-    policy, history = stages.train_policy("ppo", sft, rm, tok, sm.rl_prompts(s), s.ppo, progress, start=start)
+    policy, history = stages.train_policy("ppo", sft, rm, tok, prompts, s.ppo, progress, start=start)
     ckpt.save_model(rm, d / "rm", sft.config.to_dict(), {"stage": f"summary_round{r}_rm"})
     (d / "labels.json").write_text(json.dumps(labels))
     # The policy last: its weights mark the round finished.
