@@ -27,7 +27,8 @@
 # 735 s for pretraining, SFT, the reward model and PPO seed 0 while other jobs shared the CPU, and
 # PPO seeds 1 and 2 took 124 s and 77 s more (each stage's training time is printed where it loads).
 # The last section's rounds (two rounds × three seeds, each a reward model and a PPO run) take
-# several minutes each the first time; cached, they load in seconds.
+# several minutes each the first time. Cached, the section still took about 4 minutes more (one run
+# of `tools/build_notebooks.py --appended 11`): it evaluates 12 policies on the held-out posts.
 #
 # Everything here lives in the folder `rlhf_edu/tldr/` (the posts, their fact judge, the comparisons
 # and the pipeline); the trainer, reward model and PPO are the ones of notebooks 06–09, not copies.
