@@ -130,8 +130,8 @@ def cmd_summarize(args) -> int:
         metrics, samples = sm.evaluate_offline({"SFT": sft, "PPO": policy})
         prompts = [p.prompt for p in sm.test_posts()]
         rm_acc = rm_info["heldout_accuracy"]
-        if args.rounds is None or args.rounds > 0:
-            _summarize_rounds(args, sft, rm, out, progress)
+    if not args.hf_model:
+        print(f"\nSFT -> reward model -> PPO: {time.perf_counter() - t0:.0f} s (trained or loaded from the cache)")
     print(f"\nreward model held-out pairwise accuracy: {rm_acc:.3f}")
     print("\n" + tldr_evaluation.metrics_table(metrics))
     print("\nsummaries of held-out posts (same seed):")
@@ -142,6 +142,8 @@ def cmd_summarize(args) -> int:
     fig = plots.plot_ppo_history(ppo_hist)
     fig.savefig(out / "ppo_training.png", dpi=100, metadata={"Software": None})
     print(f"\ncurves saved to {out / 'ppo_training.png'}")
+    if not args.hf_model and (args.rounds is None or args.rounds > 0):
+        _summarize_rounds(args, sft, rm, out, progress)
     print(f"done in {time.perf_counter() - t0:.0f} s")
     return 0
 
@@ -156,7 +158,14 @@ def _summarize_rounds(args, sft, rm, out, progress):
     cfg = rounds.rounds_config()
     if args.rounds is not None:
         cfg = dataclasses.replace(cfg, rounds=args.rounds)
+    if args.ppo_from is not None:
+        cfg = dataclasses.replace(cfg, ppo_from=args.ppo_from)
+    print(f"\nrounds of new comparisons on the policy's own summaries: {cfg}")
     results = rounds.run_rounds(cfg=cfg, progress=progress, retrain=args.retrain)
+    for r, res in enumerate(results[1:], start=1):
+        st = res["stats"]
+        print(f"round {r}: {st['labels']} labels ({st['flipped']} flipped by noise) from {st['posts']} training "
+              f"posts; trained in {st.get('seconds', float('nan')):.0f} s")
     columns = {"SFT": rounds.round_metrics({"policy": sft, "reward_model": rm})[0]}
     for r, res in enumerate(results):
         columns[f"round {r}"] = rounds.round_metrics(res)[0]
@@ -222,6 +231,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rounds", type=_non_negative_int, default=None,
                    help="rounds of new comparisons on the policy's own summaries after PPO (offline task; "
                         "default: notebook 11's, 2 at full size; 0 skips them)")
+    p.add_argument("--ppo-from", choices=("policy", "sft"), default=None,
+                   help="each round's PPO continues from the last round's policy or restarts from SFT "
+                        "(default: notebook 11's, sft)")
     p.set_defaults(func=cmd_summarize)
     return ap
 
@@ -232,6 +244,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "summarize" and not args.hf_model and (
             args.tldr_dir or args.comparisons_dir or args.max_rows or args.device != "cpu"):
         ap.error("--tldr-dir, --comparisons-dir, --max-rows and --device go with --hf-model")
+    if args.command == "summarize" and args.hf_model and args.ppo_from:
+        ap.error("--ppo-from goes with the rounds of the offline task, not --hf-model")
     if args.command == "summarize" and args.hf_model and args.rounds:
         ap.error("--rounds runs on the offline task (its labeller needs the synthetic posts' facts), not --hf-model")
     try:

@@ -41,7 +41,8 @@ def test_facts_and_inventions_are_counted(post):
 
 
 @pytest.mark.parametrize("bad", [dict(noise=0.5), dict(noise=-0.1), dict(comparisons=0), dict(rounds=-1),
-                                 dict(policy_samples=1, sft_samples=0), dict(ppo_from="rm"), dict(rm_steps=0)])
+                                 dict(policy_samples=1, sft_samples=0), dict(ppo_from="rm"), dict(rm_steps=0),
+                                 dict(ppo_iterations=0)])
 def test_bad_settings_name_themselves(bad):
     name = next(iter(bad))
     with pytest.raises(ValueError, match=name.split("_")[0]):
@@ -54,7 +55,7 @@ TINY = sm.SummarySetup(
     rm=RMTrainConfig(steps=2, batch_size=4), calibration_samples=8,
     ppo=PPOConfig(iterations=1, batch_size=4, minibatch_size=2, max_new_tokens=12, samples_per_prompt=2,
                   no_eos_penalty=-3.0))
-TINY_ROUNDS = rounds.RoundsConfig(rounds=2, comparisons=12, posts_per_round=8, rm_steps=2)
+TINY_ROUNDS = rounds.RoundsConfig(rounds=2, comparisons=12, posts_per_round=8, rm_steps=2, ppo_iterations=None)
 
 
 @pytest.fixture(scope="module")
@@ -82,7 +83,7 @@ def test_rounds_label_training_posts_only_and_are_cached(res):
             assert prompt in train and rejected.startswith(prompt)
             assert not any(chosen.startswith(h) for h in held_out)
     assert res[2]["labels"][: len(res[1]["labels"])] == res[1]["labels"]  # labels accumulate
-    # The rounds' reward models moved and the reference of every round is SFT (PPO restarted from it).
+    # The rounds' reward models moved.
     assert not torch.equal(res[1]["reward_model"].head.weight, res[0]["reward_model"].head.weight)
     # Cached: a second call loads round 2 instead of training it.
     again = rounds.run_round(2, TINY, TINY_ROUNDS, progress=False)
@@ -108,8 +109,15 @@ def test_each_round_key_covers_its_settings_and_the_rounds_before():
     assert rounds.round_dir(1, dataclasses.replace(TINY, rm_pairs=41), TINY_ROUNDS) != base
     assert rounds.round_dir(1, dataclasses.replace(TINY, ppo=dataclasses.replace(TINY.ppo, beta=0.2)),
                             TINY_ROUNDS) != base
-    # every field of RoundsConfig is in the key (asdict), so a new field cannot be forgotten
-    assert rounds.round_dir(1, TINY, dataclasses.replace(TINY_ROUNDS, rounds=3)) != base
+    # Every field of RoundsConfig but the number of rounds is in the key (a new field cannot be
+    # forgotten); asking for more rounds reuses the ones already trained.
+    changed = dict(comparisons=13, posts_per_round=9, policy_samples=3, sft_samples=1, noise=0.2, rm_steps=3,
+                   rm_lr=1e-3, ppo_from={"sft": "policy", "policy": "sft"}[TINY_ROUNDS.ppo_from],
+                   ppo_iterations=5, seed=1)
+    assert set(changed) | {"rounds"} == {f.name for f in dataclasses.fields(rounds.RoundsConfig)}
+    for name, value in changed.items():
+        assert rounds.round_dir(1, TINY, dataclasses.replace(TINY_ROUNDS, **{name: value})) != base, name
+    assert rounds.round_dir(1, TINY, dataclasses.replace(TINY_ROUNDS, rounds=3)) == base
 
 
 def test_cli_summarize_runs_the_rounds(tmp_path, monkeypatch, capsys):
@@ -120,7 +128,30 @@ def test_cli_summarize_runs_the_rounds(tmp_path, monkeypatch, capsys):
     assert cli.main(["summarize", "--out", str(tmp_path / "out"), "--no-progress", "--rounds", "1"]) == 0
     out = capsys.readouterr().out
     assert "rounds of new comparisons" in out and "round 1" in out and "fact coverage" in out
+    assert "ppo_from='sft'" in out and "trained in" in out
+    # the table comes after the base pipeline's, and --ppo-from reaches the rounds' settings
+    assert out.index("rounds of new comparisons") > out.index("reward model held-out pairwise accuracy")
+    assert cli.main(["summarize", "--out", str(tmp_path / "out"), "--no-progress", "--rounds", "1",
+                     "--ppo-from", "policy"]) == 0
+    assert "ppo_from='policy'" in capsys.readouterr().out
     assert (tmp_path / "out" / "rounds.png").exists()
-    for bad in (["--rounds", "-1"], ["--rounds", "x"], ["--hf-model", "tiny", "--rounds", "1"]):
+    for bad in (["--rounds", "-1"], ["--rounds", "x"], ["--hf-model", "tiny", "--rounds", "1"],
+                ["--ppo-from", "rm"], ["--hf-model", "tiny", "--ppo-from", "sft"]):
         with pytest.raises(SystemExit):
             cli.main(["summarize", *bad])
+
+
+def test_ppo_from_policy_continues_the_last_policy(cache):
+    """"sft": each round's PPO starts at SFT (KL 0 at its first iteration); "policy": at the last round's
+    policy, so its first KL to SFT is what the rounds before it moved."""
+    # No no-EOS penalty: the tiny model never ends a summary, and a penalty shared by every sample
+    # leaves round 0's PPO nothing to learn (its policy would be SFT's).
+    s = dataclasses.replace(TINY, ppo=dataclasses.replace(TINY.ppo, no_eos_penalty=None))
+    one = dataclasses.replace(TINY_ROUNDS, rounds=1, ppo_iterations=2)
+    restart = rounds.run_rounds(s, dataclasses.replace(one, ppo_from="sft"), progress=False)
+    cont = rounds.run_rounds(s, dataclasses.replace(one, ppo_from="policy"), progress=False)
+    assert len(cont[1]["history"]) == 2 and len(cont[0]["history"]) == 1  # ppo_iterations, not round 0's
+    assert restart[1]["history"][0]["kl_k1"] == 0.0
+    assert cont[1]["history"][0]["kl_k1"] != 0.0
+    st = cont[1]["stats"]
+    assert 0 < st["seconds_labels"] + st["seconds_reward_model"] <= st["seconds"]

@@ -22,13 +22,12 @@
 # GAE, value head, clipped losses). Nothing needs to have run: this notebook trains its own stages
 # (its posts, tokenizer and models are not the tweet ones) and caches them.
 #
-# **Time at full size** (our 2-core CPU, measured): 60 to 80 s with its stages cached (three runs
-# of `tools/build_notebooks.py`). The first run trains them as well: `rlhf-edu summarize` took
-# 735 s for pretraining, SFT, the reward model and PPO seed 0 while other jobs shared the CPU, and
-# PPO seeds 1 and 2 took 124 s and 77 s more (each stage's training time is printed where it loads).
-# The last section's rounds (two rounds × three seeds, each a reward model and a PPO run) take
-# several minutes each the first time. Cached, the section still took about 4 minutes more (one run
-# of `tools/build_notebooks.py --appended 11`): it evaluates 12 policies on the held-out posts.
+# **Time at full size** (our 2-core CPU, measured): about 3.5 minutes with its stages cached (one
+# run of `tools/build_notebooks.py 11`, whose last section evaluates 15 policies on the held-out
+# posts). The first run trains them as well: from an empty cache, `rlhf-edu summarize`
+# (pretraining, SFT, the reward model, PPO seed 0 and two rounds) printed "done in 911 s" with no
+# other job of ours running. PPO seeds 1 and 2 and the other rounds add about two minutes each; every
+# stage's training time is printed where it loads.
 #
 # Everything here lives in the folder `rlhf_edu/tldr/` (the posts, their fact judge, the comparisons
 # and the pipeline); the trainer, reward model and PPO are the ones of notebooks 06–09, not copies.
@@ -740,8 +739,10 @@ else:
 # Each round: sample summaries of training posts (half from the current policy, half from SFT, as
 # the paper mixed sources), pair summaries of the same post, label the pairs, continue training
 # the reward model on every label so far (plus as many original pairs, so it does not forget),
-# calibrate it again on SFT samples, and run PPO again from SFT with the same settings as above.
-# Round 0 is the pipeline you just ran.
+# calibrate it again on SFT samples, and run PPO again with the settings above for
+# `ppo_iterations` iterations (fewer than round 0's, to keep a round to about two minutes),
+# starting either from SFT or from the last round's policy (`ppo_from`; we compare the two at the
+# end). Round 0 is the pipeline you just ran.
 
 # %%
 # Self-contained from here on: this section runs with or without the cells above.
@@ -777,7 +778,8 @@ runs = {seed: rounds.run_rounds(*seeded(seed)) for seed in SEEDS}
 # %% [markdown]
 # What the labeller did in each round of the first seed: how many candidate pairs it saw, how many it
 # could not tell apart (same facts, same inventions: no label), and how many labels the noise
-# flipped. The flipped share should be close to ε.
+# flipped. The flipped share should be close to ε. Then how long each round took when it was
+# trained (wall clock, read from the cache: sampling and labelling, the reward model, the rest PPO).
 
 # %%
 # NBVAL_IGNORE_OUTPUT
@@ -786,6 +788,11 @@ for r, res in enumerate(runs[SEEDS[0]][1:], start=1):
     print(f"round {r}: {st['posts']} training posts, {st['candidates']} candidate pairs, {st['ties']} ties, "
           f"{st['labels']} labels, {st['flipped']} flipped by noise ({st['flipped'] / st['labels']:.3f}; "
           f"eps = {rounds_cfg.noise})")
+for seed in SEEDS:
+    print(f"seed {seed}: " + "; ".join(
+        f"round {r} {st['seconds']:.0f} s (labels {st['seconds_labels']:.0f} s, reward model "
+        f"{st['seconds_reward_model']:.0f} s)" for r, st in ((r, res["stats"]) for r, res in enumerate(runs[seed])
+                                                            if r > 0)))
 
 # %% [markdown]
 # Three labelled pairs from round 1 (chosen first; the labeller's counts of facts minus inventions
@@ -837,7 +844,15 @@ kl = [round_tables[s][last]["kl_k1"] for s in SEEDS]
 r0_cov = [round_tables[s]["round 0"]["coverage"] for s in SEEDS]
 mean = lambda xs: sum(xs) / len(xs)  # noqa: E731
 met = mean(cov) > sft_cov and mean(hal) <= sft_hal and max(kl) <= 10
-every = all(c > sft_cov for c in cov) and all(h <= sft_hal for h in hal)
+meeting = [(seed, c) for seed, c, h, k in zip(SEEDS, cov, hal, kl) if c > sft_cov and h <= sft_hal and k <= 10]
+if len(SEEDS) == 1:
+    seeds_text = f"; the seed {'meets' if meeting else 'does not meet'} it on its own."
+elif not meeting:
+    seeds_text = "; no seed meets it on its own."
+else:  # four digits: a seed can meet it by less than the table's last digit
+    seeds_text = (f"; {len(meeting)} of {len(SEEDS)} seeds meet{'s' if len(meeting) == 1 else ''} it on "
+                  f"{'its' if len(meeting) == 1 else 'their'} own (coverage "
+                  + ", ".join(f"seed {seed} {c:.4f}" for seed, c in meeting) + f" against SFT's {sft_cov:.4f}).")
 # How big is a coverage difference that sampling alone could make? Per held-out post, the last round's
 # coverage minus SFT's, and the standard error of its mean over the posts.
 held = sm.test_posts(setup)
@@ -856,10 +871,60 @@ display(Markdown(
     + ("The target (coverage above SFT's, hallucination no worse, KL ≤ 10, on the seed mean) **is met**"
        if met else "The target (coverage above SFT's, hallucination no worse, KL ≤ 10, on the seed mean) "
        "**is not met**")
-    + ("; every seed meets it on its own." if every else "; not every seed does on its own.")
+    + seeds_text
     + f" Per post, coverage moved by {d_mean:+.3f} against SFT (standard error {d_se:.3f}): "
     + ("a gain larger than sampling noise." if d_mean > 2 * d_se else
        "no more than sampling noise could give, so the rounds do not give more facts than SFT"
        + (", but they win back the coverage the first PPO run lost" if mean(r0_cov) < mean(cov) else "")
        + (", with fewer invented facts than SFT." if mean(hal) < sft_hal else "."))
     ))
+
+# %% [markdown]
+# ### Restart PPO from SFT each round, or continue from the last policy?
+#
+# The rounds above ran PPO from `ppo_from` (printed with the settings). The other choice keeps the
+# policy's progress and only corrects it with the new reward model; restarting throws the last PPO
+# run away and trusts the new reward model alone. Round 1's labels are the same either way (they
+# come from round 0's policy); after that each choice labels its own policy's summaries. Here is
+# the other choice, same seeds, same settings otherwise: the last round of each.
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+other_from = {"sft": "policy", "policy": "sft"}[rounds_cfg.ppo_from]
+other_cfg = dataclasses.replace(rounds_cfg, ppo_from=other_from)
+other_last = {}
+for seed in SEEDS:
+    s, _ = seeded(seed)
+    res = rounds.run_rounds(s, dataclasses.replace(other_cfg, seed=seed))[-1]
+    other_last[seed] = rounds.round_metrics(res, s)[0]
+variants = {rounds_cfg.ppo_from: {seed: round_tables[seed][last] for seed in SEEDS}, other_from: other_last}
+print(f"{'ppo_from':10}{'seed':>6}{'coverage':>10}{'halluc.':>10}{'KL':>8}{'RM-judge':>10}")
+for name, by_seed in variants.items():
+    for seed, m in by_seed.items():
+        print(f"{name:10}{seed:6d}{m['coverage']:10.3f}{m['hallucination_rate']:10.3f}{m['kl_k1']:8.2f}"
+              f"{m['rm_agreement']:10.3f}")
+print(f"{'SFT':10}{'':6}{sft_cov:10.3f}{sft_hal:10.3f}{0:8.2f}")
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+cov_of = {n: mean([m["coverage"] for m in v.values()]) for n, v in variants.items()}
+hal_of = {n: mean([m["hallucination_rate"] for m in v.values()]) for n, v in variants.items()}
+kl_of = {n: mean([m["kl_k1"] for m in v.values()]) for n, v in variants.items()}
+better_cov, better_hal = max(cov_of, key=cov_of.get), min(hal_of, key=hal_of.get)
+desc = {"sft": "restarting from SFT", "policy": "continuing from the last policy"}
+words = [f"**Reading ({len(SEEDS)} seed{'s' if len(SEEDS) > 1 else ''}).** Seed means after round "
+         f"{rounds_cfg.rounds}: "
+         + "; ".join(f"{desc[n]}: coverage {cov_of[n]:.3f}, hallucination {hal_of[n]:.3f}, KL {kl_of[n]:.2f}"
+                     for n in variants)
+         + f" (SFT: {sft_cov:.3f}, {sft_hal:.3f})."]
+first = desc[better_cov][0].upper() + desc[better_cov][1:]
+if better_cov == better_hal:
+    words.append(f"{first} gave both more coverage and fewer inventions.")
+else:
+    words.append(f"{first} gave more coverage, {desc[better_hal]} fewer inventions.")
+words.append(f"Read the coverage gap between the two, {abs(cov_of['sft'] - cov_of['policy']):.3f}, against the "
+             f"standard error of a per-post difference above ({d_se:.3f}).")
+if kl_of["policy"] > kl_of["sft"]:
+    words.append(f"Continuing ends further from SFT ({kl_of['policy']:.2f} vs {kl_of['sft']:.2f} nats): its PPO "
+                 "iterations add up over the rounds.")
+display(Markdown(" ".join(words)))
