@@ -116,8 +116,8 @@ def train_reward_model(rm: RewardModel, tokenizer, pairs: list[tuple[str, str]],
     torch.manual_seed(cfg.seed)
     opt = adamw(rm.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     sched = TrainConfig(steps=cfg.steps, lr=cfg.lr, warmup_steps=max(1, cfg.steps // 20))
-    chosen_ids = [ids + [tokenizer.eos_id] for ids in tokenizer.encode_batch([c for c, _ in pairs])]
-    rejected_ids = [ids + [tokenizer.eos_id] for ids in tokenizer.encode_batch([r for _, r in pairs])]
+    chosen_ids = [tokenizer.encode(c) + [tokenizer.eos_id] for c, _ in pairs]
+    rejected_ids = [tokenizer.encode(r) + [tokenizer.eos_id] for _, r in pairs]
     bs = rm.config.block_size
     hist = {"step": [], "loss": [], "accuracy": []}
     rm.train()

@@ -23,11 +23,12 @@
 # (its posts, tokenizer and models are not the tweet ones) and caches them.
 #
 # **Time at full size** (our 2-core CPU, measured): about 3.5 minutes with its stages cached (one
-# run of `tools/build_notebooks.py 11`, whose last section evaluates 15 policies on the held-out
+# run of `tools/build_notebooks.py 11`, whose last section makes 15 evaluations on the held-out
 # posts). The first run trains them as well: from an empty cache, `rlhf-edu summarize`
 # (pretraining, SFT, the reward model, PPO seed 0 and two rounds) printed "done in 911 s" with no
-# other job of ours running. PPO seeds 1 and 2 and the other rounds add about two minutes each; every
-# stage's training time is printed where it loads.
+# other job of ours running. PPO seeds 1 and 2 took 124 s and 77 s more and each round of the last
+# section 115 to 132 s: pretraining, SFT and PPO print their training time where they load, the
+# rounds theirs in the last section.
 #
 # Everything here lives in the folder `rlhf_edu/tldr/` (the posts, their fact judge, the comparisons
 # and the pipeline); the trainer, reward model and PPO are the ones of notebooks 06–09, not copies.
@@ -777,7 +778,7 @@ runs = {seed: rounds.run_rounds(*seeded(seed)) for seed in SEEDS}
 
 # %% [markdown]
 # What the labeller did in each round of the first seed: how many candidate pairs it saw, how many it
-# could not tell apart (same facts, same inventions: no label), and how many labels the noise
+# could not tell apart (the same count of facts minus inventions: no label), and how many labels the noise
 # flipped. The flipped share should be close to ε. Then how long each round took when it was
 # trained (wall clock, read from the cache: sampling and labelling, the reward model, the rest PPO).
 
@@ -811,7 +812,8 @@ for chosen, rejected in runs[SEEDS[0]][1]["labels"][:3]:
 
 # %% [markdown]
 # Every round's policy on the held-out posts, for each seed. Each round's reward-model score comes
-# from *that round's* reward model, so compare it within a column, not across; the **RM–judge
+# from *that round's* reward model, so compare it between SFT and round 0 (one reward model), not
+# between rounds; the **RM–judge
 # agreement** rows say how often that reward model orders two of the policy's own summaries of one
 # post the way the judge does (0.5 is chance).
 
@@ -843,7 +845,7 @@ hal = [round_tables[s][last]["hallucination_rate"] for s in SEEDS]
 kl = [round_tables[s][last]["kl_k1"] for s in SEEDS]
 r0_cov = [round_tables[s]["round 0"]["coverage"] for s in SEEDS]
 mean = lambda xs: sum(xs) / len(xs)  # noqa: E731
-met = mean(cov) > sft_cov and mean(hal) <= sft_hal and max(kl) <= 10
+met = mean(cov) > sft_cov and mean(hal) <= sft_hal and max(kl) <= 10  # KL: every seed
 meeting = [(seed, c) for seed, c, h, k in zip(SEEDS, cov, hal, kl) if c > sft_cov and h <= sft_hal and k <= 10]
 if len(SEEDS) == 1:
     seeds_text = f"; the seed {'meets' if meeting else 'does not meet'} it on its own."
@@ -853,30 +855,47 @@ else:  # four digits: a seed can meet it by less than the table's last digit
     seeds_text = (f"; {len(meeting)} of {len(SEEDS)} seeds meet{'s' if len(meeting) == 1 else ''} it on "
                   f"{'its' if len(meeting) == 1 else 'their'} own (coverage "
                   + ", ".join(f"seed {seed} {c:.4f}" for seed, c in meeting) + f" against SFT's {sft_cov:.4f}).")
-# How big is a coverage difference that sampling alone could make? Per held-out post, the last round's
-# coverage minus SFT's, and the standard error of its mean over the posts.
+# How big a difference could sampling alone make? Per held-out post, the last round's coverage (and
+# hallucination, 0 or 1) minus SFT's, and the standard error of the mean. It treats the (post, seed)
+# pairs as independent; SFT's summaries are the same for every seed, so it understates a little.
 held = sm.test_posts(setup)
-diffs = [judge.fact_coverage(p, a) - judge.fact_coverage(p, b)
-         for seed in SEEDS for p, a, b in zip(held, round_texts[seed][last], round_texts[seed]["SFT"])]
-d_mean = mean(diffs)
-d_se = (sum((d - d_mean) ** 2 for d in diffs) / (len(diffs) - 1) / len(diffs)) ** 0.5
-print(f"coverage, last round minus SFT, over {len(diffs)} (post, seed) pairs: {d_mean:+.3f} "
-      f"(standard error {d_se:.3f})")
+
+
+def per_post(score):
+    diffs = [score(p, a) - score(p, b)
+             for seed in SEEDS for p, a, b in zip(held, round_texts[seed][last], round_texts[seed]["SFT"])]
+    m = mean(diffs)
+    return m, (sum((d - m) ** 2 for d in diffs) / (len(diffs) - 1) / len(diffs)) ** 0.5, len(diffs)
+
+
+d_mean, d_se, n_pairs = per_post(judge.fact_coverage)
+h_mean, h_se, _ = per_post(lambda p, t: float(judge.hallucination(p, t)))
+print(f"last round minus SFT over {n_pairs} (post, seed) pairs: coverage {d_mean:+.3f} (standard error {d_se:.3f}), "
+      f"hallucination {h_mean:+.3f} ({h_se:.3f})")
+if d_mean > 2 * d_se:
+    cov_words = "a gain larger than sampling noise"
+elif d_mean < -2 * d_se:
+    cov_words = "a loss larger than sampling noise"
+else:
+    cov_words = "within sampling noise: no detectable gain over SFT"
+if h_mean < -2 * h_se:
+    hal_words = "a lower hallucination rate than SFT's, by more than sampling noise"
+elif h_mean > 2 * h_se:
+    hal_words = "a higher hallucination rate than SFT's, by more than sampling noise"
+else:
+    hal_words = "a hallucination rate within sampling noise of SFT's"
 display(Markdown(
     f"**Reading ({len(SEEDS)} seed{'s' if len(SEEDS) > 1 else ''}).** After {rounds_cfg.rounds} extra "
     f"round{'s' if rounds_cfg.rounds > 1 else ''}, fact coverage on the held-out posts is "
     f"{', '.join(f'{c:.3f}' for c in cov)} (mean {mean(cov):.3f}) against SFT's {sft_cov:.3f} (round 0: "
     f"{', '.join(f'{c:.3f}' for c in r0_cov)}); the hallucination rate is {', '.join(f'{h:.3f}' for h in hal)} "
     f"(mean {mean(hal):.3f}) against SFT's {sft_hal:.3f}, at KL {', '.join(f'{k:.2f}' for k in kl)} nats. "
-    + ("The target (coverage above SFT's, hallucination no worse, KL ≤ 10, on the seed mean) **is met**"
-       if met else "The target (coverage above SFT's, hallucination no worse, KL ≤ 10, on the seed mean) "
-       "**is not met**")
+    + "The target (coverage above SFT's and hallucination no worse on the seed mean, KL ≤ 10 for every "
+      f"seed) **is {'met' if met else 'not met'}**"
     + seeds_text
-    + f" Per post, coverage moved by {d_mean:+.3f} against SFT (standard error {d_se:.3f}): "
-    + ("a gain larger than sampling noise." if d_mean > 2 * d_se else
-       "no more than sampling noise could give, so the rounds do not give more facts than SFT"
-       + (", but they win back the coverage the first PPO run lost" if mean(r0_cov) < mean(cov) else "")
-       + (", with fewer invented facts than SFT." if mean(hal) < sft_hal else "."))
+    + f" Per post, coverage moved by {d_mean:+.3f} against SFT (standard error {d_se:.3f}), {cov_words}; "
+    f"hallucination by {h_mean:+.3f} ({h_se:.3f}), {hal_words}. Against round 0 the rounds moved mean "
+    f"coverage from {mean(r0_cov):.3f} to {mean(cov):.3f}."
     ))
 
 # %% [markdown]
@@ -922,8 +941,12 @@ if better_cov == better_hal:
     words.append(f"{first} gave both more coverage and fewer inventions.")
 else:
     words.append(f"{first} gave more coverage, {desc[better_hal]} fewer inventions.")
-words.append(f"Read the coverage gap between the two, {abs(cov_of['sft'] - cov_of['policy']):.3f}, against the "
-             f"standard error of a per-post difference above ({d_se:.3f}).")
+gap_cov, gap_hal = abs(cov_of["sft"] - cov_of["policy"]), abs(hal_of["sft"] - hal_of["policy"])
+noise = gap_cov < 2 * d_se and gap_hal < 2 * h_se
+words.append(f"The gaps between the two, {gap_cov:.3f} in coverage and {gap_hal:.3f} in hallucination, are "
+             + ("smaller" if noise else "not both smaller")
+             + f" than twice the standard errors of the mean per-post differences above ({d_se:.3f}, {h_se:.3f})"
+             + (": read them as noise." if noise else "."))
 if kl_of["policy"] > kl_of["sft"]:
     words.append(f"Continuing ends further from SFT ({kl_of['policy']:.2f} vs {kl_of['sft']:.2f} nats): its PPO "
                  "iterations add up over the rounds.")

@@ -9,7 +9,8 @@ Each further round here:
 1. sample summaries of ``posts_per_round`` *training* posts, some from the current policy and some
    from the SFT model (Stiennon et al. mix sources), and pair summaries of the same post;
 2. label each pair with the simulated labeller (``label``), up to ``comparisons`` labels a round;
-3. continue training the reward model on every label so far plus as many of the original pairs;
+3. continue training the reward model on every label so far plus as many of the original pairs,
+   and calibrate it again on SFT samples;
 4. run PPO again for ``ppo_iterations`` (from SFT, or from the last policy: ``ppo_from``).
 
 The labeller stands for the people who compare summaries: it prefers more of the post's key facts
@@ -83,7 +84,7 @@ def rounds_config() -> RoundsConfig:
 
 # ---------------------------------------------------------------- the simulated labeller
 
-def facts_value(post, summary: str) -> float:
+def facts_value(post, summary: str) -> int:
     """What the labeller weighs: key facts covered minus terms invented (names, numbers), as counts.
 
     So a summary with every fact and one invented number still beats one that says nothing, and
