@@ -1,6 +1,6 @@
 """Wall time of every stage of ``rlhf-edu summarize`` from an empty cache, rounds included.
 
-The issue's budget is "<= 9 min on a quiet 2-core machine"; shared machines stall, so next to the
+Our budget for it is 9 minutes on a quiet 2-core machine; shared machines stall, so next to the
 seconds this prints the rounds' cost as a share of the base pipeline's, measured in the same run
 (a ratio survives a slow machine better than a time does).
 
@@ -34,10 +34,13 @@ def main():
         cfg = dataclasses.replace(cfg, rounds=args.rounds)
     print(f"size: {'full' if stages.full_size() else 'test'}; cache: {stages.cache_dir()}\n{cfg}")
     seconds = {}
-    for name, fn in (("tokenizer + posts", sm.tokenizer), ("pretraining", sm.pretrained_model),
-                     ("SFT", sm.sft_model), ("reward model", sm.reward_model), ("PPO (round 0)", sm.ppo_policy)):
+    for name, fn in (("tokenizer + posts", lambda: sm.tokenizer(s)),
+                     ("pretraining", lambda: sm.pretrained_model(s, progress=False)),
+                     ("SFT", lambda: sm.sft_model(s, progress=False)),
+                     ("reward model", lambda: sm.reward_model(s, progress=False)),
+                     ("PPO (round 0)", lambda: sm.ppo_policy(s, progress=False))):
         t0 = time.perf_counter()
-        fn(s) if name == "tokenizer + posts" else fn(s, progress=False)
+        fn()
         seconds[name] = time.perf_counter() - t0
         print(f"{name:>20}: {seconds[name]:6.1f} s", flush=True)
     base = sum(seconds.values())

@@ -165,7 +165,7 @@ def _summarize_rounds(args, sft, rm, out, progress):
     for r, res in enumerate(results[1:], start=1):
         st = res["stats"]
         print(f"round {r}: {st['labels']} labels ({st['flipped']} flipped by noise) from {st['posts']} training "
-              f"posts; trained in {st.get('seconds', float('nan')):.0f} s")
+              f"posts; trained in {st['seconds']:.0f} s")
     columns = {"SFT": rounds.round_metrics({"policy": sft, "reward_model": rm})[0]}
     for r, res in enumerate(results):
         columns[f"round {r}"] = rounds.round_metrics(res)[0]

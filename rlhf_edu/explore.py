@@ -300,28 +300,23 @@ def ppo_step(b: PPOBatch, clip_eps: float | None = None, gamma: float | None = N
     functions ``train_ppo`` calls (``token_rewards``, ``gae``, ``whiten``, ``ppo_losses``); values
     are 0 (see ``PPOBatch``), so here gamma and lambda act only through their product.
     """
-    c = b.cfg
-    clip_eps = c.clip_eps if clip_eps is None else clip_eps
-    gamma = c.gamma if gamma is None else gamma
-    lam = c.lam if lam is None else lam
-    beta = c.beta if beta is None else beta
-    whiten_advantages = c.whiten_advantages if whiten_advantages is None else whiten_advantages
-    cfg = dataclasses.replace(b.cfg, clip_eps=clip_eps, gamma=gamma, lam=lam, beta=beta)
+    given = dict(clip_eps=clip_eps, gamma=gamma, lam=lam, beta=beta, whiten_advantages=whiten_advantages)
+    cfg = dataclasses.replace(b.cfg, **{k: v for k, v in given.items() if v is not None})
     m = b.mask
     values = torch.zeros_like(m)
-    rewards = token_rewards(b.scores, b.old_logprobs, b.ref_logprobs, m, beta)
-    adv, returns = gae(rewards, values, m, gamma, lam)
-    if whiten_advantages:
+    rewards = token_rewards(b.scores, b.old_logprobs, b.ref_logprobs, m, cfg.beta)
+    adv, returns = gae(rewards, values, m, cfg.gamma, cfg.lam)
+    if cfg.whiten_advantages:
         adv = whiten(adv, m)
     ratio = torch.exp((b.new_logprobs - b.old_logprobs) * m)
-    terms = F.ppo_clip_objective(ratio, adv, clip_eps)
+    terms = F.ppo_clip_objective(ratio, adv, cfg.clip_eps)
     pg_loss, _, stats = ppo_losses(b.new_logprobs, b.old_logprobs, adv, values, values, returns, m, cfg)
     clipped = (terms.clipped < terms.unclipped) & m.bool()  # the min picked the clipped term
     return {"rewards": rewards, "advantages": adv, "ratio": ratio, "unclipped": terms.unclipped * m,
             "clipped": terms.clipped * m, "objective": terms.objective * m, "picked_clipped": clipped,
             "objective_mean": -pg_loss.item(), "clip_frac": stats["clip_frac"],
             "picked_clipped_frac": (clipped.sum() / m.sum()).item(),
-            "settings": dict(clip_eps=clip_eps, gamma=gamma, lam=lam, beta=beta)}
+            "settings": dict(clip_eps=cfg.clip_eps, gamma=cfg.gamma, lam=cfg.lam, beta=cfg.beta)}
 
 
 def ppo_step_text(b: PPOBatch, s: dict, row: int = 0) -> str:
