@@ -22,9 +22,9 @@
 # GAE, value head, clipped losses). Nothing needs to have run: this notebook trains its own stages
 # (its posts, tokenizer and models are not the tweet ones) and caches them.
 #
-# **Time at full size** (our 2-core CPU, measured): about 3.5 minutes with its stages cached (one
-# run of `tools/build_notebooks.py 11`, whose last section makes 15 evaluations on the held-out
-# posts). The first run trains them as well: from an empty cache, `rlhf-edu summarize`
+# **Time at full size** (our 2-core CPU, measured): 3.5 to 4 minutes with its stages cached (four
+# runs of `tools/build_notebooks.py 11`, 208 to 227 s; its last section makes 15 evaluations on the
+# held-out posts). The first run trains them as well: from an empty cache, `rlhf-edu summarize`
 # (pretraining, SFT, the reward model, PPO seed 0 and two rounds) printed "done in 911 s" with no
 # other job of ours running. PPO seeds 1 and 2 took 124 s and 77 s more and each round of the last
 # section 115 to 132 s: pretraining, SFT and PPO print their training time where they load, the
