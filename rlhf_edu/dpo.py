@@ -46,36 +46,28 @@ import torch
 from . import formulas
 from .model import GPT, response_logprobs
 from .optim import adamw
+from .rl import RLConfig, freeze, learning_rate, optimizer_step, progress_bar, set_lr
 from .rollout import collect_rollout
 
 
 @dataclass
-class DPOConfig:
+class DPOConfig(RLConfig):
     epochs: int = 1                # passes over the pairs (the reward model's 5,000 pairs: 157 steps of 32)
     batch_size: int = 32           # pairs per step (64 sequences in one forward pass)
-    lr: float = 3e-4
-    anneal_lr: bool = True         # linear decay to 0 over the steps
-    # The KL strength the implicit reward assumes: larger keeps the policy nearer the reference. At full
-    # size 0.1 reached judge 0.90 at KL 15 to the SFT model, 0.3 the same 0.90 at KL 6.
+    # The KL strength the implicit reward assumes: larger keeps the policy nearer the reference
+    # (measured values: docs/tuning-notes.md).
     beta: float = 0.3
-    temperature: float = 1.0       # of every log-prob (and of the monitor's sampling), as in PPO
-    max_grad_norm: float = 1.0
     # Sampling, for the log only: every monitor_every steps, score monitor_samples completions of
-    # the RL prompts with the reward model and measure their KL (0: never).
+    # the RL prompts with the reward model and measure their KL (0: never). max_new_tokens is theirs.
     monitor_every: int = 0
     monitor_samples: int = 32
-    max_new_tokens: int = 24
-    seed: int = 0
 
     def __post_init__(self):
+        super().__post_init__()
         if self.beta <= 0:
             raise ValueError(f"beta must be > 0 (at 0 the DPO loss is the constant log 2), got {self.beta}")
-        if self.lr <= 0:
-            raise ValueError(f"lr must be > 0, got {self.lr}")
         if self.epochs < 1 or self.batch_size < 1:
             raise ValueError(f"epochs and batch_size must be >= 1, got {self.epochs} and {self.batch_size}")
-        if self.temperature <= 0:
-            raise ValueError(f"temperature must be > 0, got {self.temperature}")
         if self.monitor_every < 0:
             raise ValueError(f"monitor_every must be >= 0, got {self.monitor_every}")
 
@@ -155,16 +147,10 @@ def train_dpo(policy: GPT, reference: GPT, tokenizer, pairs: list[tuple[str, str
     ``reward_model`` and ``prompts`` are only for the monitor (``cfg.monitor_every``); DPO never
     trains on them. Returns (policy, list of per-step log dicts); "tokens" (sampled to train) is 0.
     """
-    from tqdm import tqdm  # text bars: a saved notebook keeps their last state (a widget bar saves "0%")
-
     if cfg.monitor_every and (reward_model is None or not prompts):
         raise ValueError("monitor_every > 0 needs a reward_model and prompts to sample from")
     torch.manual_seed(cfg.seed)
-    for m in (reference, reward_model):
-        if m is not None:
-            m.eval()
-            for p in m.parameters():
-                p.requires_grad_(False)
+    freeze(reference, reward_model)
     spans = preference_spans(tokenizer, pairs, policy.config.block_size)
     opt = adamw(policy.parameters(), lr=cfg.lr)
     gen = torch.Generator().manual_seed(cfg.seed)
@@ -177,7 +163,7 @@ def train_dpo(policy: GPT, reference: GPT, tokenizer, pairs: list[tuple[str, str
     total = cfg.epochs * steps_per_epoch
     policy.eval()  # dropout off: policy and reference log-probs must be comparable
     history = []
-    for it in tqdm(range(total), desc="DPO", disable=not progress):
+    for it in progress_bar(total, "DPO", progress):
         log = {"iteration": it, "epoch": it // steps_per_epoch, "tokens": 0}
         if cfg.monitor_every and (it % cfg.monitor_every == 0 or it == total - 1):
             t0 = time.perf_counter()  # before this step's update: iteration 0 shows the start
@@ -192,19 +178,15 @@ def train_dpo(policy: GPT, reference: GPT, tokenizer, pairs: list[tuple[str, str
         start = (it % steps_per_epoch) * cfg.batch_size
         rows = [spans[i] for i in order[start:start + cfg.batch_size]]
         batch = pair_batch(rows, tokenizer.pad_id)
-        lr = cfg.lr * (1 - it / total) if cfg.anneal_lr else cfg.lr
-        for g in opt.param_groups:
-            g["lr"] = lr
+        lr = learning_rate(cfg, it, total)
+        set_lr(opt, lr)
         n = len(rows)
         logp = sequence_logprobs(policy, batch, cfg.temperature)
         with torch.no_grad():
             ref = sequence_logprobs(reference, batch, cfg.temperature)
         losses, r_w, r_l = dpo_loss(logp[:n], logp[n:], ref[:n], ref[n:], cfg.beta)
         loss = losses.mean()
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(policy.parameters(), cfg.max_grad_norm)
-        opt.step()
+        optimizer_step(opt, loss, policy.parameters(), cfg.max_grad_norm)
         log.update(loss=loss.item(), accuracy=(r_w > r_l).float().mean().item(),
                    margin=(r_w - r_l).mean().item(), chosen_reward=r_w.mean().item(),
                    rejected_reward=r_l.mean().item(), chosen_logp=logp[:n].mean().item(),

@@ -32,50 +32,40 @@ import torch
 from . import formulas
 from .model import GPT, response_logprobs
 from .optim import adamw
+from .rl import RLConfig, freeze, learning_rate, log_record, optimizer_step, pick_prompts, progress_bar, report, set_lr
 from .rollout import collect_rollout
 
 
 @dataclass
-class GRPOConfig:
+class GRPOConfig(RLConfig):
     iterations: int = 60           # 60 x 8 prompts x 4 samples = 1,920 completions, PPO's budget
     prompts_per_iteration: int = 8
     group_size: int = 4            # G completions per prompt
-    max_new_tokens: int = 24
-    temperature: float = 1.0       # used for sampling *and* every log-prob, as in PPO
-    lr: float = 3e-4
-    anneal_lr: bool = True         # linear decay to 0 over the iterations
     epochs: int = 4                # passes over each rollout batch (the paper's mu)
     minibatch_size: int = 16       # completions per gradient step
     clip_eps: float = 0.2
-    # KL coefficient, in the loss. The paper's 0.04 barely holds our small model back: at full size it
-    # reached judge 1.00 at KL 33 (repetitive text); 0.1 gave 0.95 at KL 15; 0.2 gave 0.91 at KL 8.8
-    # (seed 1: 0.85 at 8.0); 0.5 gave 0.77 at KL 3.8. The term is a per-token mean, so it weighs less
-    # than PPO's KL, summed over the tokens.
+    # KL coefficient, in the loss. The term is a per-token mean of k3, so it weighs less than PPO's KL
+    # (summed over the tokens) and the two betas are not comparable. The paper's 0.04 held our small
+    # model back too little (docs/tuning-notes.md).
     beta: float = 0.2
     eps: float = 1e-4              # added to the group's std
-    max_grad_norm: float = 1.0
-    seed: int = 0
 
     @property
     def batch_size(self) -> int:
         return self.prompts_per_iteration * self.group_size
 
     def __post_init__(self):
+        super().__post_init__()
         if self.group_size < 2:
             raise ValueError(f"group_size must be >= 2 (one completion is its own baseline: A = 0), "
                              f"got {self.group_size}")
-        if self.prompts_per_iteration < 1:
-            raise ValueError(f"prompts_per_iteration must be >= 1, got {self.prompts_per_iteration}")
-        if self.beta < 0:
-            raise ValueError(f"beta must be >= 0, got {self.beta}")
+        if self.prompts_per_iteration < 1 or self.iterations < 1:
+            raise ValueError(f"prompts_per_iteration and iterations must be >= 1, got "
+                             f"{self.prompts_per_iteration} and {self.iterations}")
         if not 0 < self.clip_eps < 1:
             raise ValueError(f"clip_eps must be in (0, 1), got {self.clip_eps}")
-        if self.lr <= 0:
-            raise ValueError(f"lr must be > 0, got {self.lr}")
         if self.eps <= 0:
             raise ValueError(f"eps must be > 0, got {self.eps}")
-        if self.temperature <= 0:
-            raise ValueError(f"temperature must be > 0, got {self.temperature}")
         if self.epochs < 1 or self.minibatch_size < 1 or self.batch_size % self.minibatch_size:
             raise ValueError(f"batch_size (prompts_per_iteration x group_size = {self.batch_size}) must be a "
                              f"multiple of minibatch_size ({self.minibatch_size}), and epochs >= 1")
@@ -120,33 +110,26 @@ def train_grpo(policy: GPT, reference: GPT, reward_model, tokenizer, prompts: li
 
     Returns (policy, list of per-iteration log dicts), like ``train_ppo``.
     """
-    from tqdm import tqdm  # text bars: a saved notebook keeps their last state (a widget bar saves "0%")
-
     torch.manual_seed(cfg.seed)
-    for m in (reference, reward_model):
-        m.eval()
-        for p in m.parameters():
-            p.requires_grad_(False)
+    freeze(reference, reward_model)
     policy.eval()  # dropout off: the ratio must be exactly 1 before the first update
     opt = adamw(policy.parameters(), lr=cfg.lr)
     gen = torch.Generator().manual_seed(cfg.seed)
     G = cfg.group_size
     history = []
-    bar = tqdm(range(cfg.iterations), desc="GRPO", disable=not progress)
+    bar = progress_bar(cfg.iterations, "GRPO", progress)
     for it in bar:
         t_start = time.perf_counter()
-        lr = cfg.lr * (1 - it / cfg.iterations) if cfg.anneal_lr else cfg.lr
-        for g in opt.param_groups:
-            g["lr"] = lr
-        picked = torch.randint(0, len(prompts), (cfg.prompts_per_iteration,), generator=gen).tolist()
-        batch_prompts = [prompts[i] for i in picked for _ in range(G)]  # G consecutive rows per prompt
+        lr = learning_rate(cfg, it, cfg.iterations)
+        set_lr(opt, lr)
+        batch_prompts = pick_prompts(prompts, cfg.prompts_per_iteration, G, gen)  # G consecutive rows per prompt
         ro = collect_rollout(policy, reference, reward_model, tokenizer, batch_prompts, cfg.max_new_tokens,
                              cfg.temperature, gen)
         t_update = time.perf_counter()
         mask = ro.response_mask.float()
         advantages = group_advantages(ro.scores, G, cfg.eps)
         stats, first_ratio = [], None
-        for epoch in range(cfg.epochs):
+        for _epoch in range(cfg.epochs):
             order = torch.randperm(cfg.batch_size, generator=gen)
             for start in range(0, cfg.batch_size, cfg.minibatch_size):
                 mb = order[start:start + cfg.minibatch_size]
@@ -155,36 +138,16 @@ def train_grpo(policy: GPT, reference: GPT, reward_model, tokenizer, prompts: li
                 # ro.logprobs: the sampling policy's, computed as this line computes them (pi_old).
                 loss, s = grpo_loss(new_logp, ro.logprobs[mb], ro.ref_logprobs[mb], advantages[mb], mask[mb],
                                     cfg.clip_eps, cfg.beta)
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                torch.nn.utils.clip_grad_norm_(policy.parameters(), cfg.max_grad_norm)
-                opt.step()
+                optimizer_step(opt, loss, policy.parameters(), cfg.max_grad_norm)
                 if first_ratio is None:
                     first_ratio = s["ratio_mean"]
                 stats.append({"loss": loss.item(), **s})
-        now = time.perf_counter()
-        log = {
-            "iteration": it,
-            "score": ro.scores.mean().item(),
-            "kl_k1": ro.kl_k1.sum(1).mean().item(),
-            "kl_k3": ro.kl_k3.sum(1).mean().item(),
-            "length": ro.lengths.float().mean().item(),
-            "tokens": int(ro.lengths.sum()),
-            "lr": lr,
-            "beta": cfg.beta,
-            "ratio_first_minibatch": first_ratio,
-            # share of groups whose scores were all equal: they taught nothing this iteration
-            "zero_advantage_groups": (advantages.view(-1, G) == 0).all(1).float().mean().item(),
-            "seconds": now - t_start,
-            "seconds_generation": ro.seconds["generation"],
-            "seconds_scoring": ro.seconds["scoring"],
-            "seconds_update": now - t_update,
-        }
-        for key in ("loss", "clip_frac", "approx_kl", "kl_loss"):
-            log[key] = sum(s[key] for s in stats) / len(stats)
-        history.append(log)
-        bar.set_postfix(score=f"{log['score']:.2f}", kl=f"{log['kl_k1']:.2f}")
-        if callback is not None:
-            callback(log, ro)
+        log = log_record(it, ro, cfg.beta, lr, t_start, t_update, ratio_first_minibatch=first_ratio,
+                         # share of groups whose scores were all equal: they taught nothing this iteration
+                         zero_advantage_groups=(advantages.view(-1, G) == 0).all(1).float().mean().item(),
+                         **{key: sum(s[key] for s in stats) / len(stats)
+                            for key in ("loss", "clip_frac", "approx_kl", "kl_loss")})
+        del log["total_reward"]  # score - beta * summed KL is not GRPO's objective: its KL is a per-token mean
+        report(bar, history, log, callback, ro)
     policy.eval()
     return policy, history

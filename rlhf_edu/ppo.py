@@ -8,15 +8,16 @@ The loop (``train_ppo``), in the spirit of CleanRL, with every detail visible:
 2. rewards: every token pays -beta * KL_t; the reward model's score is added
    at the last *real* token (``token_rewards``); with several completions per
    prompt, the score minus the mean of the prompt's other completions
-   (``leave_one_out``);
+   (``rl.leave_one_out``);
 3. advantages: GAE with gamma = 1, lambda = 0.95, next value 0 after the
    last token; returns = advantages + values; advantages whitened over real
-   tokens (``gae``, ``whiten``);
+   tokens (``gae``; ``rl.whiten``);
 4. update: several epochs over shuffled minibatches of the clipped policy
    loss plus the clipped value loss (``ppo_losses``);
 5. log everything (``PPO_LOG_KEYS``) and adapt beta if asked to.
 
-All hyper-parameters live in ``PPOConfig``. ``docs/ppo-checklist.md``
+All hyper-parameters live in ``PPOConfig``; what every RL trainer shares (freezing, prompt
+picking, the learning-rate schedule, the optimiser step, the log's common keys) in ``rl.py``. ``docs/ppo-checklist.md``
 lists the details; tests/test_ppo.py checks each one.
 """
 
@@ -30,21 +31,18 @@ import torch.nn as nn
 
 from . import formulas
 from .model import GPT, model_device, response_logprobs
-from .rollout import collect_rollout
 from .optim import adamw
+from .rl import (RLConfig, explained_variance, freeze, leave_one_out, learning_rate, log_record, masked_mean,
+                 optimizer_step, pick_prompts, progress_bar, report, set_lr, whiten)
+from .rollout import collect_rollout
 
 
 @dataclass
-class PPOConfig:
-    """Every PPO hyper-parameter, in one place."""
+class PPOConfig(RLConfig):
+    """Every PPO hyper-parameter, in one place (the shared ones, with their checks, in ``rl.RLConfig``)."""
 
-    # Rollout batches (one rollout + its updates = one iteration); 36 reached judge 0.82, 60 reached 0.90.
-    iterations: int = 60
+    iterations: int = 60           # rollout batches (one rollout + its updates = one iteration)
     batch_size: int = 32           # completions per rollout
-    max_new_tokens: int = 24
-    temperature: float = 1.0       # used for sampling *and* every log-prob (policy and reference)
-    lr: float = 3e-4
-    anneal_lr: bool = True         # linear decay to 0 over the iterations
     ppo_epochs: int = 4
     minibatch_size: int = 16
     clip_eps: float = 0.2          # policy ratio clip
@@ -53,7 +51,6 @@ class PPOConfig:
     entropy_coef: float = 0.0      # entropy is always logged; it enters the loss only if > 0
     gamma: float = 1.0
     lam: float = 0.95
-    beta: float = 0.1              # KL coefficient
     adaptive_kl: bool = False
     target_kl: float = 6.0         # nats per completion, for the adaptive controller
     kl_horizon: int = 10_000
@@ -68,19 +65,16 @@ class PPOConfig:
     # Logged "score" and "total_reward" keep the raw score, comparable across k; "explained_variance"
     # is against the baseline-subtracted returns, so compare it only between runs with the same k.
     samples_per_prompt: int = 1
-    max_grad_norm: float = 1.0
-    seed: int = 0
 
     def __post_init__(self):
+        super().__post_init__()
+        if self.iterations < 1:
+            raise ValueError(f"iterations must be >= 1, got {self.iterations}")
         if not 0 < self.clip_eps < 1:
             raise ValueError(f"clip_eps must be in (0, 1), got {self.clip_eps}")
-        if self.beta < 0:
-            raise ValueError(f"beta must be >= 0, got {self.beta}")
-        if self.batch_size % self.minibatch_size:
+        if self.ppo_epochs < 1 or self.minibatch_size < 1 or self.batch_size % self.minibatch_size:
             raise ValueError(f"batch_size ({self.batch_size}) must be a multiple of minibatch_size "
-                             f"({self.minibatch_size})")
-        if self.temperature <= 0:
-            raise ValueError(f"temperature must be > 0, got {self.temperature}")
+                             f"({self.minibatch_size}), and ppo_epochs >= 1")
         if self.samples_per_prompt < 1 or self.batch_size % self.samples_per_prompt:
             raise ValueError(f"batch_size ({self.batch_size}) must be a multiple of samples_per_prompt "
                              f"({self.samples_per_prompt}), which must be >= 1")
@@ -121,15 +115,6 @@ def token_rewards(scores, logprobs, ref_logprobs, mask, beta):
     return rewards * mask
 
 
-def leave_one_out(scores, k):
-    """Each score minus the mean of the other k - 1 scores of its group (groups: consecutive rows of k)."""
-    if k == 1:
-        return scores
-    if k < 1 or len(scores) % k:
-        raise ValueError(f"{len(scores)} scores do not split into groups of {k}")
-    groups = scores.view(-1, k)
-    others = (groups.sum(1, keepdim=True) - groups) / (k - 1)
-    return (groups - others).reshape(-1)
 
 
 def gae(rewards, values, mask, gamma=1.0, lam=0.95):
@@ -164,25 +149,10 @@ def gae_loop(rewards, values, mask, gamma=1.0, lam=0.95):
     return adv, (adv + values) * mask
 
 
-def masked_mean(x, mask):
-    return (x * mask).sum() / mask.sum().clamp(min=1)
 
 
-def whiten(x, mask, shift_mean=True):
-    """Normalise over real tokens only; pads stay 0 and do not affect the statistics."""
-    mean = masked_mean(x, mask)
-    var = masked_mean((x - mean) ** 2, mask)
-    out = (x - mean) * torch.rsqrt(var + 1e-8)
-    if not shift_mean:
-        out = out + mean
-    return out * mask
 
 
-def explained_variance(pred, target, mask) -> float:
-    var_y = masked_mean((target - masked_mean(target, mask)) ** 2, mask)
-    resid = target - pred
-    var_r = masked_mean((resid - masked_mean(resid, mask)) ** 2, mask)
-    return float("nan") if var_y == 0 else (1 - var_r / var_y).item()
 
 
 # ---------------------------------------------------------------- the PPO loss
@@ -236,28 +206,21 @@ def train_ppo(policy: GPT, reference: GPT, reward_model, tokenizer, prompts: lis
 
     Returns (model with value head, list of per-iteration log dicts).
     """
-    from tqdm import tqdm  # text bars: a saved notebook keeps their last state (a widget bar saves "0%")
-
     torch.manual_seed(cfg.seed)
-    for m in (reference, reward_model):
-        m.eval()
-        for p in m.parameters():
-            p.requires_grad_(False)
+    freeze(reference, reward_model)
     model = PolicyWithValue(policy)
     model.eval()  # dropout off everywhere during RL: ratio must be exactly 1 before the first update
     opt = adamw(model.parameters(), lr=cfg.lr, eps=1e-5)
     kl_ctl = AdaptiveKLController(cfg.beta, cfg.target_kl, cfg.kl_horizon)
     gen = torch.Generator().manual_seed(cfg.seed)
+    k = cfg.samples_per_prompt
     history = []
-    bar = tqdm(range(cfg.iterations), desc="PPO", disable=not progress)
+    bar = progress_bar(cfg.iterations, "PPO", progress)
     for it in bar:
         t_start = time.perf_counter()
-        lr = cfg.lr * (1 - it / cfg.iterations) if cfg.anneal_lr else cfg.lr
-        for g in opt.param_groups:
-            g["lr"] = lr
-        k = cfg.samples_per_prompt
-        picked = torch.randint(0, len(prompts), (cfg.batch_size // k,), generator=gen).tolist()
-        batch_prompts = [prompts[i] for i in picked for _ in range(k)]  # k consecutive rows per prompt
+        lr = learning_rate(cfg, it, cfg.iterations)
+        set_lr(opt, lr)
+        batch_prompts = pick_prompts(prompts, cfg.batch_size // k, k, gen)  # k consecutive rows per prompt
         ro = collect_rollout(policy, reference, reward_model, tokenizer, batch_prompts, cfg.max_new_tokens,
                              cfg.temperature, gen, cfg.no_eos_penalty)
         t_update = time.perf_counter()
@@ -281,42 +244,20 @@ def train_ppo(policy: GPT, reference: GPT, reward_model, tokenizer, prompts: lis
                                                  old_values[mb], returns[mb], mask[mb], cfg)
                 ent = masked_mean(entropy, mask[mb])
                 loss = pg_loss + cfg.vf_coef * vf_loss - cfg.entropy_coef * ent
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                nn.utils.clip_grad_norm_(model.parameters(), cfg.max_grad_norm)
-                opt.step()
+                optimizer_step(opt, loss, model.parameters(), cfg.max_grad_norm)
                 if first_ratio is None:
                     first_ratio = s["ratio_mean"]
                 stats.append({"policy_loss": pg_loss.item(), "value_loss": vf_loss.item(),
                               "entropy": ent.item(), **s})
             if cfg.target_approx_kl is not None and stats[-1]["approx_kl"] > cfg.target_approx_kl:
                 break  # the policy moved far enough from the one that sampled: stop reusing this batch
-        kl_per_seq = ro.kl_k1.sum(1)
         if cfg.adaptive_kl:
-            kl_ctl.update(kl_per_seq.mean().item(), cfg.batch_size)
-        log = {
-            "iteration": it,
-            "score": ro.scores.mean().item(),
-            "kl_k1": kl_per_seq.mean().item(),
-            "kl_k3": ro.kl_k3.sum(1).mean().item(),
-            "total_reward": (ro.scores - beta * kl_per_seq).mean().item(),
-            "explained_variance": explained_variance(old_values, returns, mask),
-            "lr": lr,
-            "beta": beta,
-            "length": ro.lengths.float().mean().item(),
-            "ratio_first_minibatch": first_ratio,
-            "epochs_run": epoch + 1,
-            "seconds_generation": ro.seconds["generation"],
-            "seconds_scoring": ro.seconds["scoring"],
-            "seconds_update": time.perf_counter() - t_update,
-            "tokens": int(ro.lengths.sum()),
-            "seconds": time.perf_counter() - t_start,
-        }
-        for key in ("policy_loss", "value_loss", "entropy", "clip_frac", "approx_kl"):
-            log[key] = sum(s[key] for s in stats) / len(stats)
-        history.append(log)
-        bar.set_postfix(score=f"{log['score']:.2f}", kl=f"{log['kl_k1']:.2f}")
-        if callback is not None:
-            callback(log, ro)
+            kl_ctl.update(ro.kl_k1.sum(1).mean().item(), cfg.batch_size)
+        log = log_record(it, ro, beta, lr, t_start, t_update,
+                         explained_variance=explained_variance(old_values, returns, mask),
+                         ratio_first_minibatch=first_ratio, epochs_run=epoch + 1,
+                         **{key: sum(s[key] for s in stats) / len(stats)
+                            for key in ("policy_loss", "value_loss", "entropy", "clip_frac", "approx_kl")})
+        report(bar, history, log, callback, ro)
     model.eval()
     return model, history
