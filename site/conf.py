@@ -8,6 +8,7 @@ and the ipywidgets loader is switched off (widgets need a kernel; the pages say 
 """
 
 import importlib.util
+import re
 
 project = "rlhf_edu"
 html_title = "RLHF from scratch"
@@ -50,3 +51,36 @@ html_theme_options = {
     "use_fullscreen_button": False,
     "navigation_with_keys": False,
 }
+
+
+# The package's docstrings are written as plain text to be read with help(), with ``literals``; the
+# exercise statements are Markdown (the notebooks show them above each stub). Make both read right as
+# the reStructuredText autodoc expects, without editing the package.
+_SPANS = re.compile(r"(``.+?``|`[^`]+`|\$[^$]+\$)")
+
+
+def _docstring_as_rst(app, what, name, obj, options, lines):
+    out, literal, prev = [], False, ""
+    for line in lines:
+        indented = line.startswith((" ", "\t")) and line.strip()
+        if indented and not literal and prev == "" and out and not out[-2:-1] == ["::"]:
+            before = next((x for x in reversed(out) if x.strip()), "")
+            if not before.rstrip().endswith("::") and not before.lstrip().startswith((".. ", "- ", "* ")):
+                out[-1:] = ["", "::", ""]  # an indented block after a blank line: keep it as typed
+            literal = True
+        elif line.strip() and not indented:
+            literal = False
+        if not literal:
+            if name.startswith("rlhf_edu.exercises"):
+                line = re.sub(r"(?<!`)`([^`]+)`(?!`)", r"``\1``", line)
+            parts = _SPANS.split(line)  # escape | (a substitution in RST) outside code and math
+            line = "".join(p if i % 2 else p.replace("|", "\\|") for i, p in enumerate(parts))
+            if name.startswith("rlhf_edu.exercises"):
+                line = re.sub(r"\$([^$]+)\$", r":math:`\1`", line)
+        out.append(line)
+        prev = line.strip()
+    lines[:] = out
+
+
+def setup(app):
+    app.connect("autodoc-process-docstring", _docstring_as_rst)
