@@ -18,6 +18,7 @@ The core, in the order of the story:
 - ``grpo``            group-relative advantages and PPO's clip, no value head (Shao et al., 2024)
 - ``dpo``             Direct Preference Optimisation: preference pairs train the policy directly
 - ``evaluation``      sampling for evaluation, text metrics, the metrics table (shared by both tasks)
+- ``stats``           confidence intervals over seeds x prompts, paired differences, a common KL
 - ``stages``          run size, the on-disk cache, stages trained once (shared by both tasks)
 - ``files``           reading a dataset's rows from the Hub or local files
 - ``hf``              a Hugging Face ``transformers`` model behind our model interface
