@@ -12,11 +12,14 @@ The core, in the order of the story:
 - ``checkpoint``      safetensors checkpoints that resume exactly
 - ``reward_model``    the Bradley-Terry reward model and its calibration
 - ``rollout``         sample completions and score them (shared by every RL loop)
+- ``rl``              what every RL trainer shares: base config, freezing, prompt picking, lr schedule,
+                      optimiser step, log keys, masked statistics and the leave-one-out baseline
 - ``policy_gradient`` RLHF with the vanilla policy-gradient loop
 - ``ppo``             RLHF with PPO (the PPO loss is ``ppo_losses``)
 - ``rloo``            REINFORCE with the leave-one-out baseline (Ahmadian et al., 2024)
 - ``grpo``            group-relative advantages and PPO's clip, no value head (Shao et al., 2024)
 - ``dpo``             Direct Preference Optimisation: preference pairs train the policy directly
+- ``algorithms``      the registry: name -> config, trainer, display name, whether it samples
 - ``evaluation``      sampling for evaluation, text metrics, the metrics table (shared by both tasks)
 - ``stats``           confidence intervals over seeds x prompts, paired differences, a common KL
 - ``stages``          run size, the on-disk cache, stages trained once (shared by both tasks)

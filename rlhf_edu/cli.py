@@ -54,7 +54,7 @@ def _start(args, offline: bool = True):
 
 
 def cmd_sentiment(args) -> int:
-    from . import plots
+    from . import algorithms, plots
     from .evaluation import side_by_side
     from .model import frozen_copy
     from .sentiment import corpus, evaluation, pipeline
@@ -66,7 +66,7 @@ def cmd_sentiment(args) -> int:
     rm, rm_info = pipeline.reward_model(retrain=args.retrain, progress=progress)
     policy, rl_hist = pipeline.policy(args.algo, retrain=args.retrain, progress=progress)
     train_seconds = time.perf_counter() - t0
-    name = ALGO_NAMES[args.algo]
+    name = algorithms.DISPLAY[args.algo]
     print(f"\nreward model held-out pairwise accuracy: {rm_info['heldout_accuracy']:.3f}")
 
     reference = frozen_copy(sft)
@@ -90,6 +90,7 @@ def cmd_sentiment(args) -> int:
 
 
 def cmd_compare(args) -> int:
+    from . import plots
     from .sentiment import compare, pipeline
 
     out, progress, t0 = _start(args)
@@ -103,7 +104,8 @@ def cmd_compare(args) -> int:
     for kl, judge in compare.judge_at_equal_kl(runs).items():
         print(f"  KL {kl:5.2f}: " + ", ".join(f"{compare.NAMES[k]} {v:.3f}"
                                              for k, v in sorted(judge.items(), key=lambda kv: -kv[1])))
-    compare.plot_frontier(runs, rl).savefig(out / "frontier.png", dpi=100, metadata={"Software": None})
+    fig = plots.plot_algorithm_frontiers(compare.frontier_points(runs, rl))
+    fig.savefig(out / "frontier.png", dpi=100, metadata={"Software": None})
     print(f"\nfrontier plot saved to {out / 'frontier.png'}")
     print(f"done in {time.perf_counter() - t0:.0f} s")
     return 0
@@ -176,9 +178,6 @@ def _summarize_rounds(args, sft, rm, out, progress):
     print(f"rounds plot saved to {out / 'rounds.png'}")
 
 
-ALGO_NAMES = {"ppo": "PPO", "pg": "policy gradient", "rloo": "RLOO", "grpo": "GRPO", "dpo": "DPO"}
-
-
 def _non_negative_int(text: str) -> int:
     if not text.isdigit():
         raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {text!r}")
@@ -193,6 +192,8 @@ def _positive_int(text: str) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from .algorithms import NAMES as ALGORITHM_NAMES  # the registry: one list of algorithms
+
     ap = argparse.ArgumentParser(prog="rlhf-edu", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="command", required=True)
@@ -205,13 +206,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="runs/sentiment", help="folder for the PNG curves (default: %(default)s)")
     p.add_argument("--retrain", action="store_true", help="ignore cached checkpoints and train every stage")
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
-    p.add_argument("--algo", choices=list(ALGO_NAMES), default="ppo",
+    p.add_argument("--algo", choices=list(ALGORITHM_NAMES), default="ppo",
                    help="the fine-tuning algorithm after SFT and the reward model (default: %(default)s)")
     p.set_defaults(func=cmd_sentiment)
     p = sub.add_parser("compare", help="notebook 12's table: every algorithm under one budget")
     p.add_argument("--out", default="runs/compare", help="folder for the frontier plot (default: %(default)s)")
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
-    p.add_argument("--algos", nargs="+", choices=list(ALGO_NAMES), default=None, metavar="ALGO",
+    p.add_argument("--algos", nargs="+", choices=list(ALGORITHM_NAMES), default=None, metavar="ALGO",
                    help="only these algorithms (default: all of %(choices)s)")
     p.set_defaults(func=cmd_compare)
     p = sub.add_parser("summarize", help="RLHF for TL;DR summaries (SFT -> reward model -> PPO)")

@@ -197,14 +197,14 @@ def generation_text(r: dict) -> str:
 # ============================================================== 07: reward model
 
 @torch.no_grad()
-def reward_by_prefix(reward_model, tokenizer, text: str) -> dict:
-    """The reward model's score of ``text`` and of each of its token prefixes, next to VADER's.
+def reward_by_prefix(reward_model, tokenizer, text: str, *, judge) -> dict:
+    """The reward model's score of ``text`` and of each of its token prefixes, next to the judge's.
 
+    ``judge(texts)`` returns one compound score per text (the sentiment task's is
+    ``sentiment.judge.vader_compound``): the judge is passed in, so this module knows no task.
     Each prefix is scored as a finished tweet (prefix + EOS), as the reward model was trained, all
     in one batch. Long texts keep their end, like ``encode_for_rm``.
     """
-    from .sentiment import judge
-
     reward_model.eval()
     ids = tokenizer.encode(text)[-(reward_model.config.block_size - 1):]
     prefixes = [tokenizer.decode(ids[:i + 1]) for i in range(len(ids))]
@@ -213,9 +213,9 @@ def reward_by_prefix(reward_model, tokenizer, text: str) -> dict:
         batch, mask = left_pad([ids[:i + 1] + [tokenizer.eos_id] for i in range(len(ids))], tokenizer.pad_id)
         scores = reward_model(batch, mask).tolist()
     full = reward_model.score_texts(tokenizer, [text]).item()  # the text as a whole (also when empty)
-    return {"text": text, "score": full, "vader": judge.vader_compound([text])[0].item(),
+    return {"text": text, "score": full, "vader": judge([text])[0].item(),
             "tokens": [_token_str(tokenizer, i) for i in ids], "prefix_scores": scores,
-            "prefix_vader": judge.vader_compound(prefixes).tolist()}
+            "prefix_vader": judge(prefixes).tolist()}
 
 
 def reward_text(r: dict) -> str:
@@ -343,14 +343,16 @@ def ppo_step_text(b: PPOBatch, s: dict, row: int = 0) -> str:
 
 # ============================================================== 10: the beta sweep
 
-def beta_samples(policy, reference, reward_model, tokenizer, prompts: list[str], seed: int = 0,
+def beta_samples(policy, reference, reward_model, tokenizer, prompts: list[str], *, judge, seed: int = 0,
                  max_new_tokens: int = 24) -> list[dict]:
-    """One completion per prompt (seeded), with its reward-model score, VADER and KL (k1, nats)."""
+    """One completion per prompt (seeded), with its reward-model score, the judge's compound and KL (k1, nats).
+
+    ``judge(texts)``: one compound score per text (``sentiment.judge.vader_compound`` for tweets).
+    """
     from .evaluation import sample_rollout
-    from .sentiment import judge
 
     ro = sample_rollout(policy, reference, reward_model, tokenizer, prompts, max_new_tokens, seed=seed)
-    vader = judge.vader_compound(ro.texts)
+    vader = judge(ro.texts)
     kl = ro.kl_k1.sum(1)
     return [{"text": t, "completion": c, "rm_score": s, "judge_compound": v, "kl_k1": k}
             for t, c, s, v, k in zip(ro.texts, ro.completions, ro.scores.tolist(), vader.tolist(), kl.tolist())]

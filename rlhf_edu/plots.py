@@ -326,3 +326,30 @@ def plot_rounds(columns: dict[str, dict]) -> Figure:
         ax.grid(True, alpha=0.3)
         ax.legend()
     return fig
+
+
+def plot_algorithm_frontiers(points: dict) -> Figure:
+    """Judge and reward-model score against KL, a curve per algorithm (its beta sweep, seed 0) and open
+    marks for its other seeds; ``points`` as ``sentiment.compare.frontier_points`` lays them out."""
+    fig = Figure(figsize=(11, 4.2), layout="constrained")
+    axes = fig.subplots(1, 2)
+    sft = points["sft"]
+    for ax, key, title in zip(axes, ("judge_positive_rate", "rm_score"),
+                              ("independent judge (VADER positive rate)", "reward-model score (the proxy)")):
+        ax.plot([0], [sft[key]], "k*", markersize=11, label="SFT start")
+        for i, (name, curve) in enumerate(points["curves"].items()):
+            color, sweep = f"C{i}", curve["sweep"]
+            ax.plot([r["kl_k1"] for r in sweep], [r[key] for r in sweep], "o-", color=color, label=name)
+            for r in sweep:
+                ax.annotate(f"β={r['beta']:g}", (r["kl_k1"], r[key]), fontsize=7, color=color,
+                            xytext=(3, -9), textcoords="offset points")
+            others = curve["other_seeds"]
+            ax.plot([r["kl_k1"] for r in others], [r[key] for r in others], "o", color=color,
+                    markerfacecolor="none")
+        ax.set(title=title, xlabel="KL to the SFT model (nats per completion)")
+        if key == "rm_score":
+            style_grid(ax)
+        else:
+            ax.grid(True, alpha=0.3)  # a rate: no line at 0, which would squeeze the curves
+    axes[0].legend(fontsize=8, loc="lower right", title="filled: seed 0; open: seeds 1, 2", title_fontsize=7)
+    return fig

@@ -161,34 +161,26 @@ def calibrate_on_samples(rm: RewardModel, sft: GPT, tokenizer, prompts: list[str
     return calibrate(rm, gen.sequences, gen.attention_mask)
 
 
-ALGORITHMS = ("ppo", "pg", "rloo", "grpo", "dpo")
-
-
 def train_policy(kind: str, sft: GPT, rm: RewardModel, tokenizer, prompts: list[str], cfg, progress: bool = True,
                  pairs: list[tuple[str, str]] | None = None, start: GPT | None = None):
     """RL (or DPO) from the SFT model against a frozen copy of it. Returns (policy, per-iteration history).
 
+    ``kind`` names the algorithm (``algorithms.ALGORITHMS``). One that samples learns from the reward
+    model's scores of its own completions of ``prompts``; DPO learns from preference ``pairs``.
     ``start``: train a copy of this model instead of the SFT model (the reference stays SFT), e.g.
     to continue from an earlier policy.
-    ``kind`` names the algorithm: "ppo" (``ppo.train_ppo``), "pg" (``policy_gradient``), "rloo",
-    "grpo" or "dpo" (their modules). DPO learns from preference ``pairs`` instead of the reward
-    model's scores.
     """
-    from .dpo import train_dpo
-    from .grpo import train_grpo
-    from .policy_gradient import train_policy_gradient
-    from .ppo import train_ppo
-    from .rloo import train_rloo
+    from . import algorithms
 
-    if kind not in ALGORITHMS:
-        raise ValueError(f"unknown RL algorithm {kind!r}; choose one of {', '.join(ALGORITHMS)}")
+    algo = algorithms.get(kind)
+    if not isinstance(cfg, algo.config):
+        raise ValueError(f"{kind} needs a {algo.config.__name__}, got {type(cfg).__name__}")
     policy, reference = copy.deepcopy(sft if start is None else start), frozen_copy(sft)
-    if kind == "dpo":
-        if not pairs:
-            raise ValueError("DPO trains on preference pairs: pass pairs=[(chosen text, rejected text), ...]")
-        _, history = train_dpo(policy, reference, tokenizer, pairs, cfg, progress=progress, reward_model=rm,
-                               prompts=prompts)
+    if algo.samples:
+        _, history = algo.train(policy, reference, rm, tokenizer, prompts, cfg, progress=progress)
     else:
-        trainers = {"ppo": train_ppo, "pg": train_policy_gradient, "rloo": train_rloo, "grpo": train_grpo}
-        _, history = trainers[kind](policy, reference, rm, tokenizer, prompts, cfg, progress=progress)
+        if not pairs:
+            raise ValueError(f"{kind} trains on preference pairs: pass pairs=[(chosen text, rejected text), ...]")
+        _, history = algo.train(policy, reference, tokenizer, pairs, cfg, progress=progress, reward_model=rm,
+                                prompts=prompts)
     return policy.eval(), history

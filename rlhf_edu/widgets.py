@@ -220,14 +220,15 @@ def generation_widget(models: dict, tokenizer, prompt: str = "Today I feel", n_s
 
 # 07 -------------------------------------------------------------------------
 
-def reward_view(reward_model, tokenizer, text: str):
-    r = X.reward_by_prefix(reward_model, tokenizer, text)
+def reward_view(reward_model, tokenizer, text: str, judge):
+    r = X.reward_by_prefix(reward_model, tokenizer, text, judge=judge)
     return X.reward_text(r), (X.plot_reward_by_prefix(r) if r["tokens"] else None)
 
 
-def reward_playground(reward_model, tokenizer, text: str = "Today I feel great, my friends are the best") -> W.VBox:
-    """Type a tweet (Enter to score): reward-model score, VADER, and the score token by token."""
-    return _live(lambda text: reward_view(reward_model, tokenizer, text), text=_text(text, "tweet"))
+def reward_playground(reward_model, tokenizer, *, judge,
+                      text: str = "Today I feel great, my friends are the best") -> W.VBox:
+    """Type a tweet (Enter to score): reward-model score, the judge's (``judge(texts)``), the score token by token."""
+    return _live(lambda text: reward_view(reward_model, tokenizer, text, judge), text=_text(text, "tweet"))
 
 
 # 09 -------------------------------------------------------------------------
@@ -253,17 +254,18 @@ def ppo_step_widget(batch: "X.PPOBatch", row: int = 0) -> W.VBox:
 # 10 -------------------------------------------------------------------------
 
 def beta_view(policies: dict, rows: list[dict], reference, reward_model, tokenizer, prompts: list[str],
-              beta: float, seed: int = 0):
-    samples = X.beta_samples(policies[beta], reference, reward_model, tokenizer, prompts, seed)
+              beta: float, judge, seed: int = 0):
+    samples = X.beta_samples(policies[beta], reference, reward_model, tokenizer, prompts, judge=judge, seed=seed)
     return X.beta_text(rows, beta, samples), X.plot_frontier(rows, beta)
 
 
-def beta_widget(policies: dict, rows: list[dict], reference, reward_model, tokenizer, prompts: list[str],
-                beta: float | None = None) -> W.VBox:
-    """Pick a beta of the sweep: fresh samples of its policy, and where it sits on the frontier."""
+def beta_widget(policies: dict, rows: list[dict], reference, reward_model, tokenizer, prompts: list[str], *,
+                judge, beta: float | None = None) -> W.VBox:
+    """Pick a beta of the sweep: fresh samples of its policy (``judge(texts)`` scores them), and where it
+    sits on the frontier."""
     betas = sorted(policies)
     return _live(lambda beta, seed: beta_view(policies, rows, reference, reward_model, tokenizer, prompts, beta,
-                                              seed),
+                                              judge, seed),
                  beta=W.SelectionSlider(options=betas, value=betas[0] if beta is None else beta, description="beta",
                                         continuous_update=False),
                  seed=_int(0, 0, 99, "sample seed"))

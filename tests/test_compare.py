@@ -4,6 +4,7 @@ import dataclasses
 
 import pytest
 
+from rlhf_edu import plots
 from rlhf_edu.dpo import DPOConfig
 from rlhf_edu.grpo import GRPOConfig
 from rlhf_edu.policy_gradient import PGConfig
@@ -54,7 +55,9 @@ def test_every_algorithm_is_in_the_table_under_one_budget(cache):
     assert set(compare.spread(runs, TINY_RL, "kl_k1")) == set(compare.NAMES)
     assert "GRPO (beta 0.2)" in compare.spread_table(runs, TINY_RL)
     assert set(compare.reward_hacks(runs)) == set(compare.NAMES)
-    compare.plot_frontier(runs, TINY_RL)
+    fig = plots.plot_algorithm_frontiers(compare.frontier_points(runs, TINY_RL))
+    for ax in fig.axes:  # SFT's star and a curve per algorithm, on both panels
+        assert {line.get_label() for line in ax.get_lines()} >= {"SFT start", *compare.NAMES.values()}
 
     again = compare.compare(TINY, TINY_RL, progress=False)  # every run from the cache, bit for bit
     assert [r.history for r in again] == [r.history for r in runs]
@@ -79,9 +82,9 @@ def test_bad_settings_raise_a_value_error_naming_the_setting(change, setting):
 
 
 def test_unknown_algorithms_and_empty_pairs_are_refused():
-    with pytest.raises(ValueError, match="unknown algorithm 'a2c'"):
+    with pytest.raises(ValueError, match="unknown RL algorithm 'a2c'"):
         compare.check_setup(TINY_RL, kinds=("ppo", "a2c"))
-    with pytest.raises(ValueError, match="unknown algorithm"):
+    with pytest.raises(ValueError, match="unknown RL algorithm"):
         compare.budget_config("a2c", TINY_RL)
     with pytest.raises(ValueError, match="pairs"):
         compare.dpo_logprobs(None, None, None, [])

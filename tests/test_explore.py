@@ -18,6 +18,7 @@ from rlhf_edu import widgets
 from rlhf_edu.evaluation import sample_rollout
 from rlhf_edu.model import frozen_copy, response_logprobs
 from rlhf_edu.reward_model import RewardModel
+from rlhf_edu.sentiment.judge import vader_compound  # the task's judge, passed in as the notebooks do
 from test_ppo import tiny_cfg
 from tiny import PROMPTS, TOK, tiny
 
@@ -120,7 +121,7 @@ def test_generation_handles_empty_and_long_prompts():
 
 def test_reward_by_prefix_scores_every_prefix_like_score_texts():
     rm = RewardModel(tiny(seed=1))
-    r = X.reward_by_prefix(rm, TOK, "a good day")
+    r = X.reward_by_prefix(rm, TOK, "a good day", judge=vader_compound)
     assert len(r["tokens"]) == len(r["prefix_scores"]) == len(r["prefix_vader"]) == len("a good day")
     expected = rm.score_texts(TOK, ["a good day"[:i + 1] for i in range(len("a good day"))]).tolist()
     assert r["prefix_scores"] == pytest.approx(expected, abs=1e-5)
@@ -130,12 +131,12 @@ def test_reward_by_prefix_scores_every_prefix_like_score_texts():
 
 def test_reward_text_and_plot():
     rm = RewardModel(tiny(seed=1))
-    r = X.reward_by_prefix(rm, TOK, "i hate this")
+    r = X.reward_by_prefix(rm, TOK, "i hate this", judge=vader_compound)
     text = X.reward_text(r)
     assert f"reward-model score: {r['score']:+.3f}" in text and "VADER compound:" in text
     assert "biggest move" in text and _short_lines(text)
     assert isinstance(X.plot_reward_by_prefix(r), Figure)
-    empty = X.reward_by_prefix(rm, TOK, "")
+    empty = X.reward_by_prefix(rm, TOK, "", judge=vader_compound)
     assert empty["tokens"] == [] and math.isfinite(empty["score"]) and "biggest" not in X.reward_text(empty)
 
 
@@ -204,12 +205,13 @@ ROWS = [{"beta": 0.0, "rm_score": 1.1, "judge_compound": 0.5, "kl_k1": 26.0, "di
 
 def test_beta_samples_are_seeded_and_scored():
     policy, rm = tiny(), RewardModel(tiny(seed=1))
-    a = X.beta_samples(policy, frozen_copy(tiny(seed=2)), rm, TOK, PROMPTS, seed=3, max_new_tokens=6)
-    b = X.beta_samples(policy, frozen_copy(tiny(seed=2)), rm, TOK, PROMPTS, seed=3, max_new_tokens=6)
+    kw = dict(judge=vader_compound, seed=3, max_new_tokens=6)
+    a = X.beta_samples(policy, frozen_copy(tiny(seed=2)), rm, TOK, PROMPTS, **kw)
+    b = X.beta_samples(policy, frozen_copy(tiny(seed=2)), rm, TOK, PROMPTS, **kw)
     assert a == b and len(a) == len(PROMPTS)
     ro = sample_rollout(policy, frozen_copy(tiny(seed=2)), rm, TOK, PROMPTS, 6, seed=3)
     assert [s["text"] for s in a] == ro.texts and [s["rm_score"] for s in a] == pytest.approx(ro.scores.tolist())
-    same = X.beta_samples(policy, frozen_copy(policy), rm, TOK, PROMPTS, max_new_tokens=6)
+    same = X.beta_samples(policy, frozen_copy(policy), rm, TOK, PROMPTS, judge=vader_compound, max_new_tokens=6)
     assert all(s["kl_k1"] == 0 for s in same)
     text = X.beta_text(ROWS, 0.1, a)
     assert "beta = 0.1: reward-model score +0.800" in text and _short_lines(text)
@@ -246,7 +248,7 @@ def test_generation_widget():
 
 
 def test_reward_playground():
-    box = widgets.reward_playground(RewardModel(tiny(seed=1)), TOK, text="a good day")
+    box = widgets.reward_playground(RewardModel(tiny(seed=1)), TOK, judge=vader_compound, text="a good day")
     assert "reward-model score" in box.children[1].value and box.children[2].value
     assert _changes(box, box.children[0], "i hate this")
     assert "i hate this" in box.children[1].value
@@ -262,7 +264,7 @@ def test_ppo_step_widget(batch):
 def test_beta_widget():
     policies = {b["beta"]: tiny(seed=i) for i, b in enumerate(ROWS)}
     box = widgets.beta_widget(policies, ROWS, frozen_copy(tiny()), RewardModel(tiny(seed=1)), TOK, PROMPTS[:2],
-                              beta=0.1)
+                              judge=vader_compound, beta=0.1)
     assert "beta = 0.1:" in box.children[2].value
     assert _changes(box, box.children[0], 0.3)
     assert "beta = 0.3:" in box.children[2].value

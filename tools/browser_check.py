@@ -39,10 +39,10 @@ SECOND_TWEET = "I hate this, worst day ever, so sad and angry"
 # The playground cells of notebook 07 (the same calls; the notebook has loaded rm and tok before).
 CELLS = [
     "from rlhf_edu import widgets\n"
-    "from rlhf_edu.sentiment import pipeline\n"
+    "from rlhf_edu.sentiment import judge, pipeline\n"
     "tok = pipeline.tokenizer()\n"
     "rm, _ = pipeline.reward_model()",
-    "widgets.reward_playground(rm, tok)",
+    "widgets.reward_playground(rm, tok, judge=judge.vader_compound)",
 ]
 
 SCORE = re.compile(r"reward-model score:\s*([+-]\d+\.\d+)")

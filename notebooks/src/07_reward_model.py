@@ -340,11 +340,11 @@ if stages.full_size():  # checks on training results; skipped at test size (see 
 # %%
 from rlhf_edu import explore, widgets
 
-widgets.reward_playground(rm, tok, text="Today I feel great, my friends are the best")
+widgets.reward_playground(rm, tok, judge=judge.vader_compound, text="Today I feel great, my friends are the best")
 
 # %%
 # NBVAL_IGNORE_OUTPUT
-played = explore.reward_by_prefix(rm, tok, "Today I feel great, my friends are the best")
+played = explore.reward_by_prefix(rm, tok, "Today I feel great, my friends are the best", judge=judge.vader_compound)
 print(explore.reward_text(played))
 explore.plot_reward_by_prefix(played)
 

@@ -361,11 +361,12 @@ for beta in BETAS:
 from rlhf_edu import explore, widgets
 
 rows = [{"beta": beta, **metrics[beta, 0]} for beta in BETAS]  # seed 0's evaluation
-widgets.beta_widget(policies, rows, reference, rm, tok, prompts[:6], beta=BETAS[0])
+widgets.beta_widget(policies, rows, reference, rm, tok, prompts[:6], judge=judge.vader_compound, beta=BETAS[0])
 
 # %%
 # NBVAL_IGNORE_OUTPUT
-print(explore.beta_text(rows, BETAS[0], explore.beta_samples(policies[BETAS[0]], reference, rm, tok, prompts[:6])))
+print(explore.beta_text(rows, BETAS[0], explore.beta_samples(policies[BETAS[0]], reference, rm, tok, prompts[:6],
+                                                                 judge=judge.vader_compound)))
 explore.plot_frontier(rows, BETAS[0])
 
 # %% [markdown]

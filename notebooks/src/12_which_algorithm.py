@@ -194,7 +194,7 @@ print(compare.table(runs))
 print(compare.spread_table(runs, rl))
 
 # %%
-compare.plot_frontier(runs, rl)
+plots.plot_algorithm_frontiers(compare.frontier_points(runs, rl))
 
 # %% [markdown]
 # Each line joins one algorithm's seed-0 runs in order of KL, each point labelled with its β; the

@@ -13,7 +13,8 @@ One task, one SFT start, one reward model, one independent judge (VADER), one bu
 Each algorithm runs at every beta of ``RLHFSetup.compare_betas[kind]`` for seed 0 (its frontier:
 judge against KL) and at its default beta for every seed of ``SEEDS`` (the spread). Every run is a
 cached stage, so a second call only evaluates. ``compare`` returns the runs; ``table``, ``spread``,
-``judge_at_equal_kl``, ``reward_hacks`` and ``plot_frontier`` read them.
+``judge_at_equal_kl``, ``reward_hacks`` and ``frontier_points`` read them (``plots.plot_algorithm_frontiers``
+draws the last).
 """
 
 from __future__ import annotations
@@ -26,12 +27,12 @@ from dataclasses import dataclass, field
 import torch
 
 from .. import checkpoint as ckpt
-from .. import dpo, stages
+from .. import algorithms, dpo, stages
 from ..model import frozen_copy
 from . import evaluation, pipeline
 
-NAMES = {"ppo": "PPO", "pg": "policy gradient", "rloo": "RLOO", "grpo": "GRPO", "dpo": "DPO"}
-ON_POLICY = ("ppo", "pg", "rloo", "grpo")
+NAMES = algorithms.DISPLAY  # the registry's: {name: how tables name it}
+ON_POLICY = tuple(name for name, a in algorithms.ALGORITHMS.items() if a.samples)
 SEEDS = (0, 1, 2)
 
 
@@ -39,9 +40,7 @@ SEEDS = (0, 1, 2)
 
 def sampled_completions(kind: str, cfg) -> int:
     """Completions an on-policy run samples to train (iterations x batch size); 0 for DPO."""
-    if kind == "dpo":
-        return 0
-    return cfg.iterations * cfg.batch_size
+    return cfg.iterations * cfg.batch_size if algorithms.get(kind).samples else 0
 
 
 def dpo_pairs(rl: pipeline.RLHFSetup) -> int:
@@ -51,11 +50,10 @@ def dpo_pairs(rl: pipeline.RLHFSetup) -> int:
 
 def budget_config(kind: str, rl: pipeline.RLHFSetup, beta: float | None = None, seed: int = 0):
     """Algorithm ``kind``'s default config under the comparison's budget, at ``beta`` (default: its own)."""
-    if kind not in NAMES:
-        raise ValueError(f"unknown algorithm {kind!r}; choose one of {', '.join(NAMES)}")
+    algo = algorithms.get(kind)
     base = getattr(rl, kind)
     beta = base.beta if beta is None else beta
-    if kind == "dpo":  # one pass in the reward model's batches: as many steps as the reward model took
+    if not algo.samples:  # DPO: one pass in the reward model's batches, as many steps as the reward model took
         return dataclasses.replace(base, epochs=1, batch_size=rl.rm.batch_size, beta=beta, seed=seed)
     return dataclasses.replace(base, iterations=rl.compare_iterations, beta=beta, seed=seed)
 
@@ -69,8 +67,7 @@ def check_setup(rl: pipeline.RLHFSetup, kinds=tuple(NAMES)) -> dict[str, str]:
                          f"({rl.rm_pairs})")
     budgets = {}
     for kind in kinds:
-        if kind not in NAMES:
-            raise ValueError(f"unknown algorithm {kind!r}; choose one of {', '.join(NAMES)}")
+        algorithms.get(kind)  # a ValueError naming the known ones
         betas = rl.compare_betas.get(kind)
         if not betas:
             raise ValueError(f"compare_betas has no betas for {kind!r}")
@@ -80,7 +77,7 @@ def check_setup(rl: pipeline.RLHFSetup, kinds=tuple(NAMES)) -> dict[str, str]:
         for beta in betas:
             budget_config(kind, rl, beta)  # each config checks its own settings (beta >= 0, ...)
         cfg = budget_config(kind, rl)
-        if kind == "dpo":
+        if not algorithms.get(kind).samples:
             budgets[kind] = f"{dpo_pairs(rl)} preference pairs ({rl.rm.steps} steps of {cfg.batch_size})"
         else:
             budgets[kind] = f"{sampled_completions(kind, cfg)} sampled completions"
@@ -102,7 +99,7 @@ def policy(kind: str, cfg, s: pipeline.SentimentSetup | None = None, rl: pipelin
     model's pairs, so its stage key adds that number to ``pipeline.policy_dir``'s.
     """
     s, rl = s or pipeline.setup(), rl or pipeline.rl_setup()
-    if kind != "dpo":
+    if algorithms.get(kind).samples:
         return pipeline.policy(kind, s, rl, cfg, progress=progress)
     progress = stages.show_progress() if progress is None else progress
     n = dpo_pairs(rl)
@@ -180,7 +177,7 @@ def compare(s: pipeline.SentimentSetup | None = None, rl: pipeline.RLHFSetup | N
         cfg = budget_config(kind, rl, beta, seed)
         model, history = policy(kind, cfg, s, rl, progress)
         size = cfg.batch_size  # completions per iteration, or pairs per DPO step
-        budget = min(len(history) * size, dpo_pairs(rl)) if kind == "dpo" else len(history) * size
+        budget = len(history) * size if algorithms.get(kind).samples else min(len(history) * size, dpo_pairs(rl))
         runs.append(measured(Run(kind, beta, seed, model, history, budget=budget)))
     return runs
 
@@ -325,32 +322,13 @@ def spread_table(runs: list[Run], rl: pipeline.RLHFSetup) -> str:
     return "\n".join(lines)
 
 
-def plot_frontier(runs: list[Run], rl: pipeline.RLHFSetup):
-    """Judge and reward-model score against KL: a curve per algorithm (seed 0), open marks for other seeds."""
-    from matplotlib.figure import Figure
-
-    from ..plots import style_grid
-
-    fig = Figure(figsize=(11, 4.2), layout="constrained")
-    axes = fig.subplots(1, 2)
-    sft = runs[0].metrics
-    for ax, key, title in zip(axes, ("judge_positive_rate", "rm_score"),
-                              ("independent judge (VADER positive rate)", "reward-model score (the proxy)")):
-        ax.plot([0], [sft[key]], "k*", markersize=11, label="SFT start")
-        for i, kind in enumerate(k for k in NAMES if frontier(runs, k)):
-            color, rs = f"C{i}", frontier(runs, kind)
-            ax.plot([r.metrics["kl_k1"] for r in rs], [r.metrics[key] for r in rs], "o-", color=color,
-                    label=NAMES[kind])
-            for r in rs:
-                ax.annotate(f"β={r.beta:g}", (r.metrics["kl_k1"], r.metrics[key]), fontsize=7, color=color,
-                            xytext=(3, -9), textcoords="offset points")
-            others = [r for r in defaults(runs, rl).get(kind, []) if r.seed != 0]
-            ax.plot([r.metrics["kl_k1"] for r in others], [r.metrics[key] for r in others], "o", color=color,
-                    markerfacecolor="none")
-        ax.set(title=title, xlabel="KL to the SFT model (nats per completion)")
-        if key == "rm_score":
-            style_grid(ax)
-        else:
-            ax.grid(True, alpha=0.3)  # a rate: no line at 0, which would squeeze the curves
-    axes[0].legend(fontsize=8, loc="lower right", title="filled: seed 0; open: seeds 1, 2", title_fontsize=7)
-    return fig
+def frontier_points(runs: list[Run], rl: pipeline.RLHFSetup) -> dict:
+    """What ``plots.plot_algorithm_frontiers`` draws: SFT's point and, per algorithm, seed 0's beta
+    sweep and the other seeds' runs at the default beta, as plain numbers."""
+    keys = ("kl_k1", "judge_positive_rate", "rm_score")
+    curves = {}
+    for kind in (k for k in NAMES if frontier(runs, k)):
+        curves[NAMES[kind]] = {
+            "sweep": [{"beta": r.beta, **{k: r.metrics[k] for k in keys}} for r in frontier(runs, kind)],
+            "other_seeds": [{k: r.metrics[k] for k in keys} for r in defaults(runs, rl).get(kind, []) if r.seed != 0]}
+    return {"sft": {k: runs[0].metrics[k] for k in keys}, "curves": curves}

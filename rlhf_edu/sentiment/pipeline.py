@@ -17,7 +17,7 @@ from functools import lru_cache
 import torch
 
 from .. import checkpoint as ckpt
-from .. import stages, words
+from .. import algorithms, stages, words
 from ..model import GPT, GPTConfig, micro_config
 from ..dpo import DPOConfig
 from ..grpo import GRPOConfig
@@ -299,13 +299,12 @@ def reward_model(s: SentimentSetup | None = None, rl: RLHFSetup | None = None, r
 
 def policy(kind: str, s: SentimentSetup | None = None, rl: RLHFSetup | None = None, cfg=None,
            retrain: bool = False, progress: bool | None = None):
-    """Stage 4 with algorithm ``kind`` (``stages.ALGORITHMS``). Returns (policy, per-iteration history).
+    """Stage 4 with algorithm ``kind`` (``algorithms.ALGORITHMS``). Returns (policy, per-iteration history).
 
     The reward model's settings are part of every policy's key, DPO's included: DPO trains on the
     reward model's pairs and its log reports the reward model's scores.
     """
-    if kind not in stages.ALGORITHMS:
-        raise ValueError(f"unknown RL algorithm {kind!r}; choose one of {', '.join(stages.ALGORITHMS)}")
+    algo = algorithms.get(kind)
     s, rl = s or setup(), rl or rl_setup()
     cfg = cfg or getattr(rl, kind)
     progress = stages.show_progress() if progress is None else progress
@@ -313,7 +312,7 @@ def policy(kind: str, s: SentimentSetup | None = None, rl: RLHFSetup | None = No
     def fit(d):
         sft, _ = sft_model(s, progress=progress)
         rm, _ = reward_model(s, rl, progress=progress)
-        pairs = train_pairs(s, rl) if kind == "dpo" else None
+        pairs = None if algo.samples else train_pairs(s, rl)
         trained, history = stages.train_policy(kind, sft, rm, tokenizer(s), rl_prompts(s), cfg, progress, pairs)
         ckpt.save_model(trained, d, trained.config.to_dict(), {"stage": kind, "history": history})
         return trained, history
