@@ -53,25 +53,53 @@ def _start(args, offline: bool = True):
     return out, not args.no_progress, time.perf_counter()
 
 
+def _sentiment_roots() -> dict:
+    from .sentiment import pipeline
+
+    return {"setup": pipeline.setup(), "rl": pipeline.rl_setup()}
+
+
+def _summary_roots() -> dict:
+    from .tldr import pipeline, rounds
+
+    return {"setup": pipeline.setup(), "rounds": rounds.rounds_config()}
+
+
+def _settings(args, roots: dict, prefixed=()) -> dict:
+    """The task's settings at the current run size with every ``--set`` applied (printed if any)."""
+    from . import overrides
+
+    roots = overrides.apply(roots, args.set or [], prefixed)
+    if args.set:
+        print("settings changed: " + ", ".join(args.set))
+    return roots
+
+
+def _sentiment_settings(args):
+    roots = _settings(args, _sentiment_roots())
+    return roots["setup"], roots["rl"]
+
+
 def cmd_sentiment(args) -> int:
     from . import algorithms, plots
     from .evaluation import side_by_side
     from .model import frozen_copy
     from .sentiment import corpus, evaluation, pipeline
 
+    s, rl = _sentiment_settings(args)
     out, progress, t0 = _start(args)
-    tok = pipeline.tokenizer()
-    pre, pre_hist = pipeline.pretrained_model(retrain=args.retrain, progress=progress)
-    sft, sft_hist = pipeline.sft_model(retrain=args.retrain, progress=progress)
-    rm, rm_info = pipeline.reward_model(retrain=args.retrain, progress=progress)
-    policy, rl_hist = pipeline.policy(args.algo, retrain=args.retrain, progress=progress)
+    tok = pipeline.tokenizer(s)
+    pre, pre_hist = pipeline.pretrained_model(s, retrain=args.retrain, progress=progress)
+    sft, sft_hist = pipeline.sft_model(s, retrain=args.retrain, progress=progress)
+    rm, rm_info = pipeline.reward_model(s, rl, retrain=args.retrain, progress=progress)
+    policy, rl_hist = pipeline.policy(args.algo, s, rl, retrain=args.retrain, progress=progress)
     train_seconds = time.perf_counter() - t0
     name = algorithms.DISPLAY[args.algo]
     print(f"\nreward model held-out pairwise accuracy: {rm_info['heldout_accuracy']:.3f}")
 
     reference = frozen_copy(sft)
     table = evaluation.compare_policies({"SFT": sft, name: policy}, reference, rm, tok,
-                                     pipeline.evaluation_prompts())
+                                     pipeline.evaluation_prompts(rl=rl), rl.max_new_tokens, pipeline.vocabulary(s))
     print("\n" + evaluation.metrics_table(table))
     print("\nsamples (same prompts, same seed):\n")
     print(side_by_side({"SFT": sft, name: policy}, tok, [p for p in corpus.RL_PROMPTS for _ in range(2)]))
@@ -91,13 +119,13 @@ def cmd_sentiment(args) -> int:
 
 def cmd_compare(args) -> int:
     from . import plots
-    from .sentiment import compare, pipeline
+    from .sentiment import compare
 
+    s, rl = _sentiment_settings(args)
     out, progress, t0 = _start(args)
-    rl = pipeline.rl_setup()
     kinds = tuple(args.algos) if args.algos else tuple(compare.NAMES)
     print("equal budgets: " + "; ".join(f"{compare.NAMES[k]} {b}" for k, b in compare.check_setup(rl, kinds).items()))
-    runs = compare.compare(rl=rl, kinds=kinds, progress=progress, announce=lambda text: print(text, flush=True))
+    runs = compare.compare(s, rl, kinds=kinds, progress=progress, announce=lambda text: print(text, flush=True))
     print("\n" + compare.table(runs))
     print("\n" + compare.spread_table(runs, rl))
     print("\njudge positive rate at equal KL (seed 0's runs, linear between two betas):")
@@ -125,12 +153,14 @@ def cmd_summarize(args) -> int:
         metrics, samples, prompts = res["metrics"], res["samples"], res["eval_prompts"]
         ppo_hist, rm_acc = res["ppo_history"], res["rm_info"]["heldout_accuracy"]
     else:
-        sm.pretrained_model(retrain=args.retrain, progress=progress)
-        sft, _ = sm.sft_model(retrain=args.retrain, progress=progress)
-        rm, rm_info = sm.reward_model(retrain=args.retrain, progress=progress)
-        policy, ppo_hist = sm.ppo_policy(retrain=args.retrain, progress=progress)
-        metrics, samples = sm.evaluate_offline({"SFT": sft, "PPO": policy})
-        prompts = [p.prompt for p in sm.test_posts()]
+        roots = _settings(args, _summary_roots(), prefixed=("rounds",))
+        s = roots["setup"]
+        sm.pretrained_model(s, retrain=args.retrain, progress=progress)
+        sft, _ = sm.sft_model(s, retrain=args.retrain, progress=progress)
+        rm, rm_info = sm.reward_model(s, retrain=args.retrain, progress=progress)
+        policy, ppo_hist = sm.ppo_policy(s, retrain=args.retrain, progress=progress)
+        metrics, samples = sm.evaluate_offline({"SFT": sft, "PPO": policy}, s)
+        prompts = [p.prompt for p in sm.test_posts(s)]
         rm_acc = rm_info["heldout_accuracy"]
     if not args.hf_model:
         print(f"\nSFT -> reward model -> PPO: {time.perf_counter() - t0:.0f} s (trained or loaded from the cache)")
@@ -145,32 +175,31 @@ def cmd_summarize(args) -> int:
     fig.savefig(out / "ppo_training.png", dpi=100, metadata={"Software": None})
     print(f"\ncurves saved to {out / 'ppo_training.png'}")
     if not args.hf_model and (args.rounds is None or args.rounds > 0):
-        _summarize_rounds(args, sft, rm, out, progress)
+        _summarize_rounds(args, s, roots["rounds"], sft, rm, out, progress)
     print(f"done in {time.perf_counter() - t0:.0f} s")
     return 0
 
 
-def _summarize_rounds(args, sft, rm, out, progress):
+def _summarize_rounds(args, s, cfg, sft, rm, out, progress):
     """Notebook 11's rounds of new comparisons on the policy's own summaries: table and plot."""
     import dataclasses
 
     from . import plots
     from .tldr import rounds
 
-    cfg = rounds.rounds_config()
     if args.rounds is not None:
         cfg = dataclasses.replace(cfg, rounds=args.rounds)
     if args.ppo_from is not None:
         cfg = dataclasses.replace(cfg, ppo_from=args.ppo_from)
     print(f"\nrounds of new comparisons on the policy's own summaries: {cfg}")
-    results = rounds.run_rounds(cfg=cfg, progress=progress, retrain=args.retrain)
+    results = rounds.run_rounds(s, cfg, progress=progress, retrain=args.retrain)
     for r, res in enumerate(results[1:], start=1):
         st = res["stats"]
         print(f"round {r}: {st['labels']} labels ({st['flipped']} flipped by noise) from {st['posts']} training "
               f"posts; trained in {st['seconds']:.0f} s")
-    columns = {"SFT": rounds.round_metrics({"policy": sft, "reward_model": rm})[0]}
+    columns = {"SFT": rounds.round_metrics({"policy": sft, "reward_model": rm}, s)[0]}
     for r, res in enumerate(results):
-        columns[f"round {r}"] = rounds.round_metrics(res)[0]
+        columns[f"round {r}"] = rounds.round_metrics(res, s)[0]
     print(f"\nrounds of new comparisons ({cfg.comparisons} labels a round, label noise {cfg.noise}), "
           "held-out posts; each round scored by its own reward model:")
     print(rounds.rounds_table(columns))
@@ -191,6 +220,20 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _add_set(p) -> None:
+    p.add_argument("--set", action="append", metavar="FIELD=VALUE",
+                   help="change a setting, e.g. --set ppo.beta=0.3 (repeatable; every setting is listed below; "
+                        "a changed setting trains new checkpoints, cached under their own key)")
+
+
+def _settings_help(roots, prefixed=()) -> dict:
+    """The settings of a task, with types and defaults at the current run size, as a subcommand's epilog."""
+    from . import overrides
+
+    return {"epilog": "settings (--set FIELD=VALUE):\n" + overrides.help_text(roots(), prefixed),
+            "formatter_class": argparse.RawDescriptionHelpFormatter}
+
+
 def build_parser() -> argparse.ArgumentParser:
     from .algorithms import NAMES as ALGORITHM_NAMES  # the registry: one list of algorithms
 
@@ -202,20 +245,25 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("figures", help="regenerate the PNG figures")
     p.add_argument("--out", default="figures")
     p.set_defaults(func=cmd_figures)
-    p = sub.add_parser("sentiment", help="the whole tweet-sentiment RLHF pipeline")
+    p = sub.add_parser("sentiment", help="the whole tweet-sentiment RLHF pipeline", **_settings_help(_sentiment_roots))
+    _add_set(p)
     p.add_argument("--out", default="runs/sentiment", help="folder for the PNG curves (default: %(default)s)")
     p.add_argument("--retrain", action="store_true", help="ignore cached checkpoints and train every stage")
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
     p.add_argument("--algo", choices=list(ALGORITHM_NAMES), default="ppo",
                    help="the fine-tuning algorithm after SFT and the reward model (default: %(default)s)")
     p.set_defaults(func=cmd_sentiment)
-    p = sub.add_parser("compare", help="notebook 12's table: every algorithm under one budget")
+    p = sub.add_parser("compare", help="notebook 12's table: every algorithm under one budget",
+                       **_settings_help(_sentiment_roots))
+    _add_set(p)
     p.add_argument("--out", default="runs/compare", help="folder for the frontier plot (default: %(default)s)")
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
     p.add_argument("--algos", nargs="+", choices=list(ALGORITHM_NAMES), default=None, metavar="ALGO",
                    help="only these algorithms (default: all of %(choices)s)")
     p.set_defaults(func=cmd_compare)
-    p = sub.add_parser("summarize", help="RLHF for TL;DR summaries (SFT -> reward model -> PPO)")
+    p = sub.add_parser("summarize", help="RLHF for TL;DR summaries (SFT -> reward model -> PPO)",
+                       **_settings_help(_summary_roots, ("rounds",)))
+    _add_set(p)
     p.add_argument("--out", default="runs/summarize", help="folder for the PNG curves (default: %(default)s)")
     p.add_argument("--retrain", action="store_true", help="ignore cached checkpoints (offline task)")
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
@@ -247,6 +295,8 @@ def main(argv: list[str] | None = None) -> int:
         ap.error("--tldr-dir, --comparisons-dir, --max-rows and --device go with --hf-model")
     if args.command == "summarize" and args.hf_model and args.ppo_from:
         ap.error("--ppo-from goes with the rounds of the offline task, not --hf-model")
+    if args.command == "summarize" and args.hf_model and args.set:
+        ap.error("--set changes the offline task's settings, not --hf-model's")
     if args.command == "summarize" and args.hf_model and args.rounds:
         ap.error("--rounds runs on the offline task (its labeller needs the synthetic posts' facts), not --hf-model")
     try:

@@ -14,6 +14,7 @@ to a few steps, so that ``pytest`` executes all the notebooks in minutes).
 from __future__ import annotations
 
 import copy
+import dataclasses
 import hashlib
 import json
 import os
@@ -76,6 +77,36 @@ def key(obj) -> str:
 def stage_dir(name: str, *settings) -> pathlib.Path:
     """The cache folder of stage ``name`` trained with these settings."""
     return cache_dir() / f"{name}-{key(list(settings))}"
+
+
+def stage_settings(setup, fields) -> dict:
+    """The settings of ``setup`` (a dataclass) that a stage's key covers.
+
+    Each task lists, in its ``STAGE_FIELDS`` table, the fields every stage reads (its own and its
+    predecessors'), so that a new PPO beta retrains neither pretraining, SFT nor the reward model,
+    and every setting a stage reads changes its key.
+    """
+    values = dataclasses.asdict(setup)
+    unknown = [f for f in fields if f not in values]
+    if unknown:
+        raise ValueError(f"{type(setup).__name__} has no field(s) {unknown}")
+    return {f: values[f] for f in fields}
+
+
+def with_max_new_tokens(setup, n: int):
+    """A copy of a task's setup whose ``max_new_tokens`` and every RL config's are ``n``."""
+    values = {f.name: getattr(setup, f.name) for f in dataclasses.fields(setup)}
+    changes = {name: dataclasses.replace(v, max_new_tokens=n) for name, v in values.items()
+               if dataclasses.is_dataclass(v) and hasattr(v, "max_new_tokens")}
+    return dataclasses.replace(setup, max_new_tokens=n, **changes)
+
+
+def check_max_new_tokens(setup, configs: dict) -> None:
+    """Every RL config of a task samples as many new tokens as the task's setup says (one setting)."""
+    for name, cfg in configs.items():
+        if cfg.max_new_tokens != setup.max_new_tokens:
+            raise ValueError(f"{name}.max_new_tokens ({cfg.max_new_tokens}) must equal max_new_tokens "
+                             f"({setup.max_new_tokens}): set max_new_tokens to change them all")
 
 
 # ---------------------------------------------------------------- loading and the cache

@@ -4,7 +4,7 @@ import dataclasses
 
 import pytest
 
-from rlhf_edu import plots
+from rlhf_edu import plots, stages
 from rlhf_edu.dpo import DPOConfig
 from rlhf_edu.grpo import GRPOConfig
 from rlhf_edu.policy_gradient import PGConfig
@@ -18,23 +18,22 @@ TINY = pipeline.SentimentSetup(corpus_size=900, vocab_size=300, block_size=40,
                                pretrain=TrainConfig(steps=3, batch_size=4, eval_every=2, checkpoint_every=0),
                                sft=TrainConfig(steps=2, batch_size=4, eval_every=2, checkpoint_every=0))
 # Every on-policy method samples 4 completions per iteration; DPO reads rm.steps x rm.batch_size = 8 pairs.
-TINY_RL = pipeline.RLHFSetup(
+TINY_RL = stages.with_max_new_tokens(pipeline.RLHFSetup(
     rm_pairs=60, rm_heldout_pairs=20, rm=RMTrainConfig(steps=2, batch_size=4), calibration_samples=8,
-    max_new_tokens=6,
-    ppo=PPOConfig(iterations=3, batch_size=4, minibatch_size=2, max_new_tokens=6, ppo_epochs=1),
-    pg=PGConfig(iterations=3, batch_size=4, max_new_tokens=6),
-    rloo=RLOOConfig(iterations=3, prompts_per_iteration=2, samples_per_prompt=2, max_new_tokens=6),
-    grpo=GRPOConfig(iterations=3, prompts_per_iteration=2, group_size=2, max_new_tokens=6, minibatch_size=2,
-                    epochs=1),
+    eval_prompts=8,
+    ppo=PPOConfig(iterations=3, batch_size=4, minibatch_size=2, ppo_epochs=1),
+    pg=PGConfig(iterations=3, batch_size=4),
+    rloo=RLOOConfig(iterations=3, prompts_per_iteration=2, samples_per_prompt=2),
+    grpo=GRPOConfig(iterations=3, prompts_per_iteration=2, group_size=2, minibatch_size=2, epochs=1),
     dpo=DPOConfig(batch_size=8),  # the comparison uses the reward model's batch size instead
     compare_iterations=2,
-    compare_betas={"ppo": (0.1, 0.5), "pg": (0.1,), "rloo": (0.1,), "grpo": (0.2,), "dpo": (0.3,)})
+    compare_betas={"ppo": (0.1, 0.5), "pg": (0.1,), "rloo": (0.1,), "grpo": (0.2,), "dpo": (0.3,)}), 6)
 
 
 @pytest.fixture()
 def cache(tmp_path, monkeypatch):
     monkeypatch.setenv("RLHF_EDU_CACHE", str(tmp_path))
-    monkeypatch.setenv("RLHF_EDU_SIZE", "test")  # 8 evaluation prompts
+    monkeypatch.setenv("RLHF_EDU_SIZE", "test")
     return tmp_path
 
 

@@ -15,12 +15,10 @@ from rlhf_edu.train import TrainConfig
 TINY = pipeline.SentimentSetup(corpus_size=900, vocab_size=300, block_size=40,
                                pretrain=TrainConfig(steps=3, batch_size=4, eval_every=2, checkpoint_every=0),
                                sft=TrainConfig(steps=2, batch_size=4, eval_every=2, checkpoint_every=0))
-TINY_RL = pipeline.RLHFSetup(rm_pairs=60, rm_heldout_pairs=20, rm=RMTrainConfig(steps=2, batch_size=4),
-                             calibration_samples=8,
-                             max_new_tokens=6,
-                             ppo=PPOConfig(iterations=1, batch_size=4, minibatch_size=2, max_new_tokens=6,
-                                           ppo_epochs=1),
-                             pg=PGConfig(iterations=1, batch_size=4, max_new_tokens=6))
+TINY_RL = stages.with_max_new_tokens(pipeline.RLHFSetup(
+    rm_pairs=60, rm_heldout_pairs=20, rm=RMTrainConfig(steps=2, batch_size=4), calibration_samples=8,
+    ppo=PPOConfig(iterations=1, batch_size=4, minibatch_size=2, ppo_epochs=1),
+    pg=PGConfig(iterations=1, batch_size=4)), 6)
 
 
 @pytest.fixture()

@@ -106,7 +106,8 @@ def test_a_summary_that_never_ends_gets_the_no_eos_score(posts, tok):
 def test_offline_stages_run_and_ratio_starts_at_one(tmp_path, monkeypatch):
     monkeypatch.setenv("RLHF_EDU_CACHE", str(tmp_path))
     setup = sm.SummarySetup(
-        n_posts=600, vocab_size=400, block_size=192, pretrain=TrainConfig(steps=2, batch_size=4, eval_every=2),
+        n_posts=600, vocab_size=400, block_size=192, max_new_tokens=12,
+        pretrain=TrainConfig(steps=2, batch_size=4, eval_every=2),
         sft=TrainConfig(steps=2, batch_size=4, eval_every=2), rm_pairs=40, rm_heldout_pairs=12,
         rm=RMTrainConfig(steps=2, batch_size=4), calibration_samples=8,
         ppo=PPOConfig(iterations=1, batch_size=4, minibatch_size=2, max_new_tokens=12, no_eos_penalty=-3.0))

@@ -163,10 +163,12 @@ def compare(s: pipeline.SentimentSetup | None = None, rl: pipeline.RLHFSetup | N
     todo = plan(rl, kinds)
     sft, _ = pipeline.sft_model(s, progress=progress)
     rm, _ = pipeline.reward_model(s, rl, progress=progress)
-    tok, reference, prompts = pipeline.tokenizer(s), frozen_copy(sft), pipeline.evaluation_prompts()
+    tok, reference, prompts = pipeline.tokenizer(s), frozen_copy(sft), pipeline.evaluation_prompts(rl=rl)
+    vocabulary = pipeline.vocabulary(s)
 
     def measured(run):
-        run.metrics, ro = evaluation.evaluate(run.model, reference, rm, tok, prompts, rl.max_new_tokens)
+        run.metrics, ro = evaluation.evaluate(run.model, reference, rm, tok, prompts, rl.max_new_tokens,
+                                              vocabulary=vocabulary)
         run.completions = ro.completions
         return run
 

@@ -25,7 +25,8 @@ from ..rollout import Rollout
 from . import judge, pipeline
 
 
-def rollout_metrics(ro: Rollout) -> dict:
+def rollout_metrics(ro: Rollout, vocabulary: frozenset[str] | None = None) -> dict:
+    """The metrics of one rollout; ``vocabulary``: the training tweets' words (default: the default setup's)."""
     mask = ro.response_mask.float()
     n_tokens = mask.sum().clamp(min=1)
     compound = judge.vader_compound(ro.texts)
@@ -40,25 +41,28 @@ def rollout_metrics(ro: Rollout) -> dict:
         "repetition": repetition_rate(ro.completions),
         "ref_perplexity": math.exp(-(ro.ref_logprobs * mask).sum().item() / n_tokens.item()),
         "length": ro.lengths.float().mean().item(),
-        "real_word_rate": words.real_word_rate(ro.completions, pipeline.vocabulary()),
+        "real_word_rate": words.real_word_rate(ro.completions, vocabulary or pipeline.vocabulary()),
     }
 
 
 
 def evaluate(policy, reference, reward_model, tokenizer, prompts: list[str], max_new_tokens: int = 24,
-             samples_per_prompt: int = 4, temperature: float = 1.0, seed: int = 1234):
+             samples_per_prompt: int = 4, temperature: float = 1.0, seed: int = 1234,
+             vocabulary: frozenset[str] | None = None):
     """Sample ``samples_per_prompt`` completions per prompt (seeded) and measure them.
 
     Returns (metrics dict, rollout) so callers can show the samples too.
     """
     ro = sample_rollout(policy, reference, reward_model, tokenizer, prompts, max_new_tokens,
                                    samples_per_prompt, temperature, seed)
-    return rollout_metrics(ro), ro
+    return rollout_metrics(ro, vocabulary), ro
 
 
-def compare_policies(models: dict, reference, reward_model, tokenizer, prompts: list[str]) -> dict[str, dict]:
+def compare_policies(models: dict, reference, reward_model, tokenizer, prompts: list[str], max_new_tokens: int = 24,
+                     vocabulary: frozenset[str] | None = None) -> dict[str, dict]:
     """Evaluate several policies on the same prompts with the same sampling seed: {name: metrics}."""
-    return {name: evaluate(m, reference, reward_model, tokenizer, prompts)[0] for name, m in models.items()}
+    return {name: evaluate(m, reference, reward_model, tokenizer, prompts, max_new_tokens, vocabulary=vocabulary)[0]
+            for name, m in models.items()}
 
 
 METRIC_LABELS = {

@@ -11,7 +11,7 @@ later ones': a new PPO beta retrains neither pretraining, SFT nor the reward mod
 from __future__ import annotations
 
 import copy
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from functools import lru_cache
 
 import torch
@@ -38,8 +38,7 @@ class SentimentSetup:
     corpus_seed: int = 0
     vocab_size: int = 2048
     block_size: int = 48        # tweets average ~18 tokens; prompt + 24 new tokens fit easily
-    # Sized for a 2-core laptop CPU (about 1.5 + 0.3 min). Measured on the evaluation prompts: 150 + 100
-    # steps gave SFT samples a real-word rate of 0.93 ("houring", "tehthis"); 500 + 200 gave 0.99.
+    # Sized for a 2-core laptop CPU; why 600 + 200 steps: docs/tuning-notes.md.
     pretrain: TrainConfig = field(default_factory=lambda: TrainConfig(steps=600, batch_size=32, lr=3e-3,
                                                                       warmup_steps=30, eval_every=120,
                                                                       checkpoint_every=120))
@@ -60,15 +59,19 @@ class SentimentSetup:
 
 @dataclass
 class RLHFSetup:
-    """Settings of the reward model and the RL stages (on top of ``SentimentSetup``)."""
+    """Settings of the reward model and the RL stages (on top of ``SentimentSetup``).
+
+    ``max_new_tokens`` is set once here: every RL config must agree (checked). Test size is full size
+    with fewer and smaller steps: the same beta, learning rate and clip, so it runs the same code paths.
+    """
 
     rm_pairs: int = 5_000
     rm_heldout_pairs: int = 2_000
     rm: RMTrainConfig = field(default_factory=lambda: RMTrainConfig(steps=80, batch_size=32, lr=5e-4))
     calibration_samples: int = 512
     max_new_tokens: int = 24
-    # beta 0.15, not PPOConfig's 0.1: with the longer-trained SFT model, 0.1 ended at KL 10.1 on one run.
-    ppo: PPOConfig = field(default_factory=lambda: PPOConfig(beta=0.15))
+    eval_prompts: int = 48          # prompts every table is measured on (8 samples' worth at test size)
+    ppo: PPOConfig = field(default_factory=lambda: PPOConfig(beta=0.15))  # why 0.15: docs/tuning-notes.md
     pg: PGConfig = field(default_factory=PGConfig)
     # The algorithms of notebook 12, with the same sampled-completion budget as PPO (60 x 32) and,
     # for DPO, the reward model's own preference pairs.
@@ -89,18 +92,26 @@ class RLHFSetup:
                                                          "rloo": (0.03, 0.1, 0.3), "grpo": (0.05, 0.2, 0.5),
                                                          "dpo": (0.1, 0.3, 1.0)})
 
+    def __post_init__(self):
+        if self.eval_prompts < 1:
+            raise ValueError(f"eval_prompts must be >= 1, got {self.eval_prompts}")
+        stages.check_max_new_tokens(self, {name: getattr(self, name) for name in (*algorithms.NAMES, "sweep")})
+
     @classmethod
     def test_size(cls) -> "RLHFSetup":
-        """A few steps of every stage (see ``stages.py``): it runs, it proves nothing."""
-        ppo = PPOConfig(iterations=2, batch_size=16, minibatch_size=8, ppo_epochs=2)
-        return cls(rm_pairs=400, rm_heldout_pairs=200, rm=RMTrainConfig(steps=6, batch_size=16, lr=5e-4),
-                   calibration_samples=64, ppo=ppo, pg=PGConfig(iterations=2, batch_size=16),
-                   rloo=RLOOConfig(iterations=2, prompts_per_iteration=4),
-                   grpo=GRPOConfig(iterations=2, prompts_per_iteration=4, epochs=2, minibatch_size=8),
-                   dpo=DPOConfig(epochs=1, batch_size=16),
-                   sweep_betas=(0.0, 0.3), sweep=PPOConfig(iterations=1, batch_size=16, minibatch_size=8,
-                                                           ppo_epochs=1),
-                   compare_iterations=1, compare_betas={"ppo": (0.1, 0.4), "pg": (0.1, 0.3), "rloo": (0.1, 0.3),
+        """Full size's settings, a few small steps of every stage (see ``stages.py``): it runs, it proves nothing."""
+        full = cls()
+        small = dict(iterations=2, batch_size=16)
+        return cls(rm_pairs=400, rm_heldout_pairs=200, rm=replace(full.rm, steps=6, batch_size=16),
+                   calibration_samples=64, eval_prompts=8,
+                   ppo=replace(full.ppo, minibatch_size=8, ppo_epochs=2, **small),
+                   pg=replace(full.pg, **small),
+                   rloo=replace(full.rloo, iterations=2, prompts_per_iteration=4),
+                   grpo=replace(full.grpo, iterations=2, prompts_per_iteration=4, epochs=2, minibatch_size=8),
+                   dpo=replace(full.dpo, epochs=1, batch_size=16),
+                   sweep_betas=(0.0, 0.3), sweep=replace(full.sweep, iterations=1, batch_size=16, minibatch_size=8,
+                                                         ppo_epochs=1),
+                   compare_iterations=1, compare_betas={"ppo": (0.15, 0.4), "pg": (0.1, 0.3), "rloo": (0.1, 0.3),
                                                         "grpo": (0.2, 0.5), "dpo": (0.3, 1.0)})
 
 
@@ -203,17 +214,26 @@ def rl_prompts(s: SentimentSetup | None = None) -> list[str]:
     return sorted({p for p, _ in pairs})
 
 
-def evaluation_prompts(n: int | None = None) -> list[str]:
-    """The fixed held-out prompt set every notebook and the CLI evaluate on (48 at full size, 8 at test size)."""
-    return tweets.eval_prompts((48 if stages.full_size() else 8) if n is None else n)
+def evaluation_prompts(n: int | None = None, rl: RLHFSetup | None = None) -> list[str]:
+    """The fixed prompt set every notebook and the CLI evaluate on (``RLHFSetup.eval_prompts`` of them)."""
+    return tweets.eval_prompts((rl or rl_setup()).eval_prompts if n is None else n)
 
 
 # ---------------------------------------------------------------- the stages
 
+# The settings each stage's key covers, its own and its predecessors' (``stages.stage_settings``): a new
+# PPO beta retrains neither pretraining, SFT nor the reward model. "rm" lists RLHFSetup's fields, on
+# top of SFT's; an RL stage's key adds its algorithm's config.
+_PRETRAIN_FIELDS = ("corpus_size", "corpus_seed", "vocab_size", "block_size", "pretrain")
+STAGE_FIELDS = {
+    "pretrain": _PRETRAIN_FIELDS,
+    "sft": _PRETRAIN_FIELDS + ("sft",),
+    "rm": ("rm", "rm_pairs", "rm_heldout_pairs", "calibration_samples", "max_new_tokens", "calibration_seed"),
+}
+
+
 def _pretrain_dir(s: SentimentSetup):
-    settings = asdict(s)
-    del settings["sft"]  # pretraining ignores the SFT settings: a new SFT does not retrain stage 1
-    return stages.stage_dir("pretrain", settings)
+    return stages.stage_dir("pretrain", stages.stage_settings(s, STAGE_FIELDS["pretrain"]))
 
 
 def pretrained_model(s: SentimentSetup | None = None, retrain: bool = False, progress: bool | None = None):
@@ -243,24 +263,21 @@ def sft_model(s: SentimentSetup | None = None, retrain: bool = False, progress: 
         hist = train(model, get, s.sft, val, out_dir=d, desc="sft", progress=progress)
         return model.eval(), hist
 
-    return stages.cached_stage(stages.stage_dir("sft", asdict(s)), fit, stages.load_lm_stage, retrain,
+    sft_settings = stages.stage_settings(s, STAGE_FIELDS["sft"])
+    return stages.cached_stage(stages.stage_dir("sft", sft_settings), fit, stages.load_lm_stage, retrain,
                                steps=s.sft.steps)
 
 
-def _rm_settings(rl: RLHFSetup) -> list:
-    """Every RLHFSetup setting the reward model (training, held-out score, calibration) reads."""
-    return [asdict(rl.rm), rl.rm_pairs, rl.rm_heldout_pairs, rl.calibration_samples, rl.max_new_tokens,
-            rl.calibration_seed]
-
-
 def rm_dir(s: SentimentSetup | None = None, rl: RLHFSetup | None = None):
-    return stages.stage_dir("rm", asdict(s or setup()), *_rm_settings(rl or rl_setup()))
+    return stages.stage_dir("rm", stages.stage_settings(s or setup(), STAGE_FIELDS["sft"]),
+                            stages.stage_settings(rl or rl_setup(), STAGE_FIELDS["rm"]))
 
 
 def policy_dir(kind: str, s: SentimentSetup | None = None, rl: RLHFSetup | None = None, cfg=None):
     # The policy trains against the calibrated reward model: every RM setting is part of its key.
     rl = rl or rl_setup()
-    return stages.stage_dir(kind, asdict(s or setup()), *_rm_settings(rl), asdict(cfg or getattr(rl, kind)))
+    return stages.stage_dir(kind, stages.stage_settings(s or setup(), STAGE_FIELDS["sft"]),
+                            stages.stage_settings(rl, STAGE_FIELDS["rm"]), asdict(cfg or getattr(rl, kind)))
 
 
 def train_pairs(s: SentimentSetup | None = None, rl: RLHFSetup | None = None) -> list[tuple[str, str]]:

@@ -17,7 +17,7 @@ at the end, where the score is read).
 from __future__ import annotations
 
 import copy
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from functools import lru_cache
 
 import torch
@@ -36,32 +36,25 @@ from .evaluation import evaluate
 
 @dataclass
 class SummarySetup:
-    """Every setting of the offline summarisation pipeline."""
+    """Every setting of the offline summarisation pipeline. Why each value: docs/tuning-notes.md."""
 
     n_posts: int = 20_000
     seed: int = 0
     vocab_size: int = 2048
     block_size: int = 112          # a post prompt is ~60-85 tokens; + 24 for the summary
-    max_new_tokens: int = 24
+    max_new_tokens: int = 24       # set once: ppo.max_new_tokens must agree (checked)
+    eval_posts: int = 128          # held-out posts every table is measured on
     # Stage 1: next-token prediction on whole documents (post + "TL;DR:" + summary), as GPT-2 saw
-    # TL;DRs in its web text. (Posts alone taught too little: after SFT the model wrote
-    # summary-shaped text that named the wrong people, fact coverage 0.14.)
+    # TL;DRs in its web text (posts alone taught too little).
     pretrain: TrainConfig = field(default_factory=lambda: TrainConfig(
         steps=120, batch_size=32, lr=3e-3, warmup_steps=12, eval_every=40, checkpoint_every=40))
     # Stage 2: SFT, loss on the summary tokens only. Copying the post's facts, numbers above all, is
-    # what this tiny model learns last. Sampled on 128 held-out posts: fact coverage 0.22 after 150
-    # steps, 0.66 after 450 (numbers right 7%, hallucination rate 0.84), 0.87 after 1,000 (numbers
-    # right 58%, hallucination 0.24). 1,000 steps is ~2 min on a 2-core CPU.
+    # what this tiny model learns last: it needs ~1,000 steps (~2 min on a 2-core CPU).
     sft: TrainConfig = field(default_factory=lambda: TrainConfig(
         steps=1000, batch_size=32, lr=1e-3, warmup_steps=10, eval_every=50, seed=1))
-    # 16,000 pairs for 600 steps (1.2 passes): with 6,000 pairs for 300 steps the reward model agreed
-    # with the judge on only 0.50 of pairs of the SFT model's own summaries; 1,200 steps on 6,000
-    # pairs overfit (held-out 0.87, down from 0.90 at 600 steps).
-    rm_pairs: int = 16_000
-    # Why each comparison's chosen summary wins, in equal shares (see posts.REASONS). Without
-    # "wrong_fact" (leave a number out rather than get it wrong) the reward model preferred a wrong
-    # number to none (3.5% right on such pairs) and PPO raised the 450-step SFT model's hallucination
-    # rate 0.84 -> 0.91; with it, 88% right and PPO lowered that rate to 0.78.
+    rm_pairs: int = 16_000         # for 600 steps: 1.2 passes
+    # Why each comparison's chosen summary wins, in equal shares (see posts.REASONS). "wrong_fact" (leave
+    # a number out rather than get it wrong) keeps the reward model from preferring a wrong number to none.
     pair_reasons: tuple[str, ...] = tldr_posts.REASONS
     rm_heldout_pairs: int = 1_000
     rm: RMTrainConfig = field(default_factory=lambda: RMTrainConfig(steps=600, batch_size=32, lr=5e-4))
@@ -69,26 +62,29 @@ class SummarySetup:
     calibration_seed: int = 2024
     # Four summaries per post, each scored against the mean of the other three (samples_per_prompt,
     # the leave-one-out baseline): the reward model's score varies more between posts than between
-    # summaries of one post, the value head never learned which posts score high (explained variance
-    # ~0), and with one summary per post PPO left the reward-model score flat (-0.09 -> -0.09) while
-    # hallucinations rose (0.24 -> 0.27). With four it learns what the reward model rewards.
-    # lr 5e-5, beta 0.05, 60 iterations; lr 1e-4 or 8 per post pushed harder and lost more coverage.
+    # summaries of one post, and the value head never learns which posts score high.
     ppo: PPOConfig = field(default_factory=lambda: PPOConfig(
         iterations=60, batch_size=32, minibatch_size=16, max_new_tokens=24, lr=5e-5, beta=0.05,
         samples_per_prompt=4,
         no_eos_penalty=-3.0))  # a summary that never ends scores like a bad one
 
+    def __post_init__(self):
+        if self.eval_posts < 1:
+            raise ValueError(f"eval_posts must be >= 1, got {self.eval_posts}")
+        stages.check_max_new_tokens(self, {"ppo": self.ppo})
+
     @classmethod
     def test_size(cls) -> "SummarySetup":
-        """Same posts, tokenizer and model; a few steps of every stage (``$RLHF_EDU_SIZE=test``, see ``stages.py``)."""
+        """Full size's settings with a few small steps of every stage (``$RLHF_EDU_SIZE=test``, see ``stages.py``)."""
+        full = cls()
         return cls(pretrain=TrainConfig(steps=6, batch_size=16, lr=3e-3, warmup_steps=2, eval_every=3,
                                         checkpoint_every=0),
                    sft=TrainConfig(steps=6, batch_size=16, lr=1e-3, warmup_steps=2, eval_every=3, seed=1,
                                    checkpoint_every=0),
-                   rm_pairs=400, rm_heldout_pairs=200, rm=RMTrainConfig(steps=6, batch_size=16, lr=5e-4),
-                   calibration_samples=32,
-                   ppo=PPOConfig(iterations=2, batch_size=16, minibatch_size=8, ppo_epochs=2, max_new_tokens=24,
-                                 lr=5e-4, beta=0.05, samples_per_prompt=4, no_eos_penalty=-3.0))
+                   rm_pairs=400, rm_heldout_pairs=200, rm=replace(full.rm, steps=6, batch_size=16),
+                   calibration_samples=32, eval_posts=16,
+                   # lr 5e-4 (ten times full size's): two iterations must move the policy measurably
+                   ppo=replace(full.ppo, iterations=2, batch_size=16, minibatch_size=8, ppo_epochs=2, lr=5e-4))
 
 
 def setup() -> SummarySetup:
@@ -288,9 +284,9 @@ def ppo_policy(s: SummarySetup | None = None, cfg: PPOConfig | None = None, retr
 
 
 def test_posts(s: SummarySetup | None = None, n: int | None = None):
-    """The fixed held-out posts every evaluation uses: those that fit the context, 128 at full size, 16 at test size."""
+    """The fixed held-out posts every evaluation uses: the first ``SummarySetup.eval_posts`` that fit the context."""
     s = s or setup()
-    n = (128 if stages.full_size() else 16) if n is None else n
+    n = s.eval_posts if n is None else n
     posts = corpus(s)["test"]
     fits = set(fitting_prompts(tokenizer(s), [p.prompt for p in posts], s.block_size, s.max_new_tokens))
     return [p for p in posts if p.prompt in fits][:n]

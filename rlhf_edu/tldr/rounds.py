@@ -50,9 +50,8 @@ class RoundsConfig:
     policy_samples: int = 2         # summaries per post from the current policy ...
     sft_samples: int = 2            # ... and from the SFT model
     noise: float = 0.15             # the labeller picks the other summary this often
-    # 150 reward-model steps and 30 PPO iterations keep a round to about 2 minutes on a 2-core CPU.
-    # Twice that (300 and 60) gave fact coverage within noise of it (after two rounds, mean of three
-    # seeds: 0.889 vs 0.883; SFT 0.885).
+    # 150 reward-model steps and 30 PPO iterations keep a round to about 2 minutes on a 2-core CPU
+    # (twice that measured within noise of it: docs/tuning-notes.md).
     rm_steps: int = 150             # reward-model steps per round (continued, not from scratch)
     rm_lr: float = 2e-4
     ppo_from: str = "sft"           # "sft": PPO restarts from SFT each round; "policy": continues
