@@ -96,9 +96,16 @@ def _out(t: torch.Tensor, *inputs: ArrayLike):
 # 1. a sentence is a sequence of actions
 # ---------------------------------------------------------------------------
 
+def _check_not_empty(name: str, t: torch.Tensor) -> None:
+    # An empty sum is 0 and an empty product 1: a "sentence" of no tokens would get probability 1.
+    if t.ndim == 0 or t.shape[-1] == 0:
+        raise ValueError(f"{name} must hold at least one token's value on its last axis, got shape {tuple(t.shape)}")
+
+
 def sequence_logprob(token_logprobs: ArrayLike):
     """log pi(y|x) = sum_t log pi(y_t | x, y_<t), summed over the last axis."""
     lp = _tensor("token_logprobs", token_logprobs)
+    _check_not_empty("token_logprobs", lp)
     _check_range("token_logprobs", lp, -math.inf, 0.0, low_open=True, high_open=False)
     return _out(lp.sum(-1), token_logprobs)
 
@@ -106,6 +113,7 @@ def sequence_logprob(token_logprobs: ArrayLike):
 def sequence_prob(token_probs: ArrayLike):
     """pi(y|x) = prod_t pi(y_t | x, y_<t), over the last axis."""
     p = _tensor("token_probs", token_probs)
+    _check_not_empty("token_probs", p)
     _check_range("token_probs", p, 0.0, 1.0, low_open=True, high_open=False)
     return _out(p.prod(-1), token_probs)
 
@@ -113,6 +121,7 @@ def sequence_prob(token_probs: ArrayLike):
 def sequence_prob_from_logprobs(token_logprobs: ArrayLike):
     """pi(y|x) = exp(sum_t log pi(y_t | ...)): the same number, reached by adding."""
     lp = _tensor("token_logprobs", token_logprobs)
+    _check_not_empty("token_logprobs", lp)
     _check_range("token_logprobs", lp, -math.inf, 0.0, low_open=True, high_open=False)
     return _out(lp.sum(-1).exp(), token_logprobs)
 

@@ -191,6 +191,10 @@ class GPT(nn.Module):
         Returns (logits (B, T, vocab), past_kv) or, with return_hidden, (hidden (B, T, d), past_kv).
         """
         B, T = idx.shape
+        if idx.numel() and (int(idx.min()) < 0 or int(idx.max()) >= self.config.vocab_size):
+            raise ValueError(f"idx holds token ids in [{int(idx.min())}, {int(idx.max())}], outside the vocabulary "
+                             f"[0, {self.config.vocab_size - 1}] (vocab_size={self.config.vocab_size}): was it "
+                             f"encoded with another tokenizer?")
         past_len = 0 if past_kv is None else past_kv.length
         if past_len + T > self.config.block_size:
             raise ValueError(
@@ -321,6 +325,8 @@ def generate(model: GPT, prompts: list[list[int]], max_new_tokens: int, eos_id: 
         raise ValueError(f"temperature must be > 0, got {temperature}")
     if max_new_tokens <= 0:
         raise ValueError(f"max_new_tokens must be > 0, got {max_new_tokens}")
+    if len(prompts) == 0:
+        raise ValueError("prompts is empty: give generate at least one tokenised prompt")
     device = model_device(model)
     ids, mask = (t.to(device) for t in left_pad(prompts, pad_id))
     B, P = ids.shape

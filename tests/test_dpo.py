@@ -105,3 +105,22 @@ def test_monitoring_does_not_change_the_training():
                             reward_model=RewardModel(tiny(seed=1)), prompts=["good", "the"])
         runs.append([h["loss"] for h in hist])
     assert runs[0] == runs[1]
+
+
+def test_the_trained_policy_prefers_chosen_over_rejected_relative_to_the_reference():
+    # Recomputed from the pairs themselves, not read from the loss's own log: for every pair,
+    # log pi(y_w)/pi_ref(y_w) - log pi(y_l)/pi_ref(y_l) > 0 after training, and exactly 0 before.
+    policy = tiny()
+    reference = frozen_copy(policy)
+    batch = pair_batch(preference_spans(TOK, PAIRS, policy.config.block_size), TOK.pad_id)
+    n = len(PAIRS)
+
+    def margins():
+        with torch.no_grad():
+            lp, ref = sequence_logprobs(policy, batch), sequence_logprobs(reference, batch)
+        return (lp[:n] - ref[:n]) - (lp[n:] - ref[n:])
+
+    assert torch.equal(margins(), torch.zeros(n))
+    train_dpo(policy, reference, TOK, PAIRS, DPOConfig(epochs=15, batch_size=4, lr=3e-3, anneal_lr=False),
+              progress=False)
+    assert (margins() > 0).all(), margins()

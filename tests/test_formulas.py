@@ -243,3 +243,9 @@ def test_discounted_returns_match_the_definition(rewards, gamma):
     for t in range(len(rewards)):
         expected = sum(gamma ** k * r for k, r in enumerate(rewards[t:]))
         assert G[t] == pytest.approx(expected, abs=1e-9)
+
+
+@pytest.mark.parametrize("fn", [F.sequence_prob, F.sequence_logprob, F.sequence_prob_from_logprobs])
+def test_a_sequence_of_no_tokens_is_refused_not_given_probability_one(fn):
+    with pytest.raises(ValueError, match="at least one token"):
+        fn([])

@@ -5,6 +5,7 @@ import torch
 
 from rlhf_edu.model import (GPT, GPTConfig, count_parameters, filter_logits, generate, left_pad,
                             micro_config, response_logprobs, token_logprobs)
+from tiny import TOK, tiny
 
 
 @pytest.fixture(scope="module")
@@ -133,3 +134,13 @@ def test_bad_inputs_raise_clear_errors(model):
         generate(model, [[1]], 4, 96, 0, temperature=0)
     with pytest.raises(ValueError, match="n_head"):
         GPTConfig(n_head=0)
+
+
+def test_bad_inputs_get_errors_naming_them():
+    model = tiny()
+    with pytest.raises(ValueError, match=r"outside the vocabulary \[0, 28\]"):
+        model(torch.tensor([[1, 2, 29]]))
+    with pytest.raises(ValueError, match="outside the vocabulary"):
+        model(torch.tensor([[-1, 2]]))
+    with pytest.raises(ValueError, match="prompts is empty"):
+        generate(model, [], 4, TOK.eos_id, TOK.pad_id)

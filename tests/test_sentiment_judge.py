@@ -20,11 +20,25 @@ def test_negation_and_emoji_are_understood():
     assert s[0] > 0 and s[1] < 0 and s[2] > 0 and s[3] < 0
 
 
-def test_one_shared_analyzer():
-    judge.vader_compound(["hi"])
-    first = judge._ANALYZER
-    judge.vader_compound(["hello"])
-    assert judge._ANALYZER is first is not None
+def test_one_shared_analyzer(monkeypatch):
+    # The lexicon is loaded once, however often the judge is called.
+    import vaderSentiment.vaderSentiment as vs
+
+    built = []
+
+    class Counting(vs.SentimentIntensityAnalyzer):
+        def __init__(self, *a, **kw):
+            built.append(1)
+            super().__init__(*a, **kw)
+
+    monkeypatch.setattr(vs, "SentimentIntensityAnalyzer", Counting)
+    judge.analyzer.cache_clear()
+    try:
+        for texts in (["hi"], ["hello"], ["a", "b"]):
+            judge.vader_compound(texts)
+        assert len(built) == 1
+    finally:
+        judge.analyzer.cache_clear()  # the next caller builds the real one
 
 
 def test_labels_and_positive_rate_use_the_thresholds():

@@ -1,6 +1,9 @@
 """The notebooks' source/settings display, and the real-word rate."""
 
 import dataclasses
+import html
+import inspect
+import re
 
 import pytest
 
@@ -11,7 +14,8 @@ from rlhf_edu.evaluation import SEPARATOR, sample_texts
 def test_source_is_the_functions_own_code():
     s = show.source(ppo.gae)
     assert repr(s).startswith("# rlhf_edu.ppo.gae\ndef gae(")
-    assert "def gae(" in s._repr_html_() or "gae" in s._repr_html_()
+    shown = html.unescape(re.sub(r"<[^>]+>", "", s._repr_html_()))  # the highlighted HTML, as text
+    assert "rlhf_edu.ppo.gae" in shown and inspect.getsource(ppo.gae).strip() in shown
     with pytest.raises(TypeError):
         show.source(3)
 

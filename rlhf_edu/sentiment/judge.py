@@ -12,6 +12,7 @@ is caught here rather than rewarded twice.
 
 from __future__ import annotations
 
+import functools
 from typing import Sequence
 
 import numpy as np
@@ -22,16 +23,12 @@ from .corpus import LABELS
 POSITIVE_THRESHOLD = 0.05
 NEGATIVE_THRESHOLD = -0.05
 
-_ANALYZER = None
-
-
-def _analyzer():
+@functools.lru_cache(maxsize=1)
+def analyzer():
     """One shared analyzer, built on first use (it loads a lexicon file)."""
-    global _ANALYZER
-    if _ANALYZER is None:
-        from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
-        _ANALYZER = SentimentIntensityAnalyzer()
-    return _ANALYZER
+    from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+
+    return SentimentIntensityAnalyzer()
 
 
 def _as_texts(texts) -> list[str]:
@@ -48,8 +45,8 @@ def _as_texts(texts) -> list[str]:
 def vader_compound(texts: Sequence[str]) -> np.ndarray:
     """VADER compound score of each text: float64 in [-1, 1]; empty in, empty out."""
     texts = _as_texts(texts)
-    analyzer = _analyzer()
-    return np.array([analyzer.polarity_scores(t)["compound"] for t in texts], dtype=np.float64)
+    vader = analyzer()
+    return np.array([vader.polarity_scores(t)["compound"] for t in texts], dtype=np.float64)
 
 
 def judge_positive_rate(texts: Sequence[str]) -> float:
