@@ -12,8 +12,8 @@ import time
 
 import torch
 
-from rlhf_edu.sentiment.corpus import generate_tweets
 from rlhf_edu.model import GPT, count_parameters, generate, micro_config
+from rlhf_edu.sentiment.corpus import generate_tweets
 from rlhf_edu.train import TrainConfig, lm_loss, make_optimizer
 
 
@@ -89,7 +89,7 @@ def main():
         for use_cache in (True, False):
             generate(gen_model, prompts, 4, eos_id=-1, pad_id=0, use_cache=use_cache)
             times[use_cache], _ = best_of(
-                lambda: generate(gen_model, prompts, 32, eos_id=-1, pad_id=0, use_cache=use_cache), 3)
+                lambda p=prompts, c=use_cache: generate(gen_model, p, 32, eos_id=-1, pad_id=0, use_cache=c), 3)
         print(f"generation, 32 prompts of {prompt_len} tokens x 32 new tokens: "
               f"{32 * 32 / times[True]:,.0f} tokens/s with KV cache, {32 * 32 / times[False]:,.0f} without; "
               f"speed-up {times[False] / times[True]:.1f}x")

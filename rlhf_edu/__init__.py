@@ -23,6 +23,7 @@ The core, in the order of the story:
 - ``evaluation``      sampling for evaluation, text metrics, the metrics table (shared by both tasks)
 - ``stats``           confidence intervals over seeds x prompts, paired differences, a common KL
 - ``stages``          run size, the on-disk cache, stages trained once (shared by both tasks)
+- ``overrides``       ``--set FIELD=VALUE``: any setting changed from the command line, typed and checked
 - ``files``           reading a dataset's rows from the Hub or local files
 - ``hf``              a Hugging Face ``transformers`` model behind our model interface
 

@@ -106,12 +106,12 @@ def cmd_sentiment(args) -> int:
     print()
 
     saved = []
-    for name, fig in [("pretrain_sft_loss.png", plots.plot_lm_training(pre_hist, sft_hist)),
+    for file, fig in [("pretrain_sft_loss.png", plots.plot_lm_training(pre_hist, sft_hist)),
                       ("reward_model_training.png", plots.plot_rm_training(rm_info["history"])),
                       (f"{args.algo}_training.png", plots.plot_ppo_history(rl_hist) if args.algo == "ppo"
                        else plots.plot_history(rl_hist, f"{name}: one point per iteration"))]:
-        fig.savefig(out / name, dpi=100, metadata={"Software": None})
-        saved.append(name)
+        fig.savefig(out / file, dpi=100, metadata={"Software": None})
+        saved.append(file)
     print(f"curves saved to {out}: {', '.join(saved)}")
     print(f"done in {time.perf_counter() - t0:.0f} s (training and loading: {train_seconds:.0f} s)")
     return 0

@@ -51,8 +51,8 @@ class HFCausalLM(nn.Module):
         super().__init__()
         self.hf = hf_model
         c = hf_model.config
-        block = getattr(c, "n_positions", None) or getattr(c, "max_position_embeddings")
-        width = getattr(c, "n_embd", None) or getattr(c, "hidden_size")
+        block = getattr(c, "n_positions", None) or c.max_position_embeddings
+        width = getattr(c, "n_embd", None) or c.hidden_size
         self.config = HFConfigView(hf_model.get_input_embeddings().num_embeddings, int(block), int(width),
                                    c.to_dict())
         self._new_cache_api = "cache" in inspect.signature(hf_model.base_model.forward).parameters

@@ -32,8 +32,21 @@ import torch.nn as nn
 from . import formulas
 from .model import GPT, model_device, response_logprobs
 from .optim import adamw
-from .rl import (RLConfig, explained_variance, freeze, leave_one_out, learning_rate, log_record, masked_mean,
-                 optimizer_step, pick_prompts, progress_bar, report, set_lr, whiten)
+from .rl import (
+    RLConfig,
+    explained_variance,
+    freeze,
+    learning_rate,
+    leave_one_out,
+    log_record,
+    masked_mean,
+    optimizer_step,
+    pick_prompts,
+    progress_bar,
+    report,
+    set_lr,
+    whiten,
+)
 from .rollout import collect_rollout
 
 
@@ -233,8 +246,8 @@ def train_ppo(policy: GPT, reference: GPT, reward_model, tokenizer, prompts: lis
             advantages, returns = gae(rewards, old_values, mask, cfg.gamma, cfg.lam)
             if cfg.whiten_advantages:
                 advantages = whiten(advantages, mask)
-        stats, first_ratio = [], None
-        for epoch in range(cfg.ppo_epochs):
+        stats, first_ratio, epochs_run = [], None, 0
+        for _epoch in range(cfg.ppo_epochs):
             order = torch.randperm(cfg.batch_size, generator=gen)
             for start in range(0, cfg.batch_size, cfg.minibatch_size):
                 mb = order[start:start + cfg.minibatch_size]
@@ -249,13 +262,14 @@ def train_ppo(policy: GPT, reference: GPT, reward_model, tokenizer, prompts: lis
                     first_ratio = s["ratio_mean"]
                 stats.append({"policy_loss": pg_loss.item(), "value_loss": vf_loss.item(),
                               "entropy": ent.item(), **s})
+            epochs_run += 1
             if cfg.target_approx_kl is not None and stats[-1]["approx_kl"] > cfg.target_approx_kl:
                 break  # the policy moved far enough from the one that sampled: stop reusing this batch
         if cfg.adaptive_kl:
             kl_ctl.update(ro.kl_k1.sum(1).mean().item(), cfg.batch_size)
         log = log_record(it, ro, beta, lr, t_start, t_update,
                          explained_variance=explained_variance(old_values, returns, mask),
-                         ratio_first_minibatch=first_ratio, epochs_run=epoch + 1,
+                         ratio_first_minibatch=first_ratio, epochs_run=epochs_run,
                          **{key: sum(s[key] for s in stats) / len(stats)
                             for key in ("policy_loss", "value_loss", "entropy", "clip_frac", "approx_kl")})
         report(bar, history, log, callback, ro)

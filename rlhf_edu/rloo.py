@@ -29,8 +29,18 @@ import torch
 from .model import GPT
 from .optim import adamw
 from .policy_gradient import pg_loss
-from .rl import (RLConfig, freeze, leave_one_out, learning_rate, log_record, optimizer_step, pick_prompts,
-                 progress_bar, report, set_lr)
+from .rl import (
+    RLConfig,
+    freeze,
+    learning_rate,
+    leave_one_out,
+    log_record,
+    optimizer_step,
+    pick_prompts,
+    progress_bar,
+    report,
+    set_lr,
+)
 from .rollout import collect_rollout
 
 

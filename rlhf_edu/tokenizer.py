@@ -163,7 +163,7 @@ def _download_gpt2() -> tiktoken.Encoding:
     try:
         return tiktoken.get_encoding("gpt2")
     except OSError as err:  # requests' errors are OSErrors
-        warnings.warn(f"tiktoken could not download GPT-2's BPE ({err}); using the bundled copy.")
+        warnings.warn(f"tiktoken could not download GPT-2's BPE ({err}); using the bundled copy.", stacklevel=2)
         return _gpt2_encoding(str(GPT2_BPE_FILE))
 
 

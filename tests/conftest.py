@@ -1,7 +1,6 @@
 """Fixtures for the tiny models every RL test builds on (definitions in ``tests/tiny.py``)."""
 
 import pytest
-
 from tiny import PROMPTS, TOK, tiny_gpt, tiny_reward_model
 
 

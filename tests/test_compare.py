@@ -37,6 +37,7 @@ def cache(tmp_path, monkeypatch):
     return tmp_path
 
 
+@pytest.mark.slow  # trains a tiny pipeline
 def test_every_algorithm_is_in_the_table_under_one_budget(cache):
     runs = compare.compare(TINY, TINY_RL, progress=False)
     # SFT, then each beta with seed 0 and the default beta with seeds 1 and 2
@@ -114,6 +115,7 @@ def test_favourite_word_is_the_one_that_grew_most():
     assert compare.favourite_word(policy, sft) == ("grateful", 1.0, 0.0)
 
 
+@pytest.mark.slow  # trains a tiny pipeline
 def test_cli_prints_the_table(cache, capsys):
     from rlhf_edu import cli
 

@@ -4,12 +4,11 @@ import math
 
 import pytest
 import torch
+from tiny import TOK, tiny
 
 from rlhf_edu.dpo import DPOConfig, dpo_loss, pair_batch, preference_spans, sequence_logprobs, train_dpo
 from rlhf_edu.model import frozen_copy, token_logprobs
 from rlhf_edu.reward_model import RewardModel
-
-from tiny import TOK, tiny
 
 PAIRS = [("good day", "bad day"), ("so happy", "so sad"), ("love it", "hate it"), ("nice", "awful mess")]
 

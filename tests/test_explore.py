@@ -10,6 +10,8 @@ import ipywidgets as W
 import pytest
 import torch
 from matplotlib.figure import Figure
+from test_ppo import tiny_cfg
+from tiny import PROMPTS, TOK, tiny
 
 from rlhf_edu import examples as E
 from rlhf_edu import explore as X
@@ -19,8 +21,6 @@ from rlhf_edu.evaluation import sample_rollout
 from rlhf_edu.model import frozen_copy, response_logprobs
 from rlhf_edu.reward_model import RewardModel
 from rlhf_edu.sentiment.judge import vader_compound  # the task's judge, passed in as the notebooks do
-from test_ppo import tiny_cfg
-from tiny import PROMPTS, TOK, tiny
 
 
 def _short_lines(text):

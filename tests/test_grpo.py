@@ -4,12 +4,11 @@ import math
 
 import pytest
 import torch
+from tiny import TOK, tiny
 
 from rlhf_edu.grpo import GRPOConfig, group_advantages, grpo_loss, train_grpo
 from rlhf_edu.model import frozen_copy
 from rlhf_edu.reward_model import RewardModel
-
-from tiny import TOK, tiny
 
 PROMPTS = ["hello", "the cat", "a", "good day"]
 

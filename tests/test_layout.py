@@ -6,7 +6,6 @@ import shutil
 import subprocess
 import sys
 
-
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 PKG = ROOT / "rlhf_edu"
 MODULES = sorted(p for p in PKG.rglob("*.py") if p.name != "__init__.py")

@@ -2,10 +2,19 @@
 
 import pytest
 import torch
-
-from rlhf_edu.model import (GPT, GPTConfig, count_parameters, filter_logits, generate, left_pad,
-                            micro_config, response_logprobs, token_logprobs)
 from tiny import TOK, tiny
+
+from rlhf_edu.model import (
+    GPT,
+    GPTConfig,
+    count_parameters,
+    filter_logits,
+    generate,
+    left_pad,
+    micro_config,
+    response_logprobs,
+    token_logprobs,
+)
 
 
 @pytest.fixture(scope="module")

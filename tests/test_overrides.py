@@ -93,6 +93,7 @@ def tiny_cli(tmp_path, monkeypatch):
     return tmp_path
 
 
+@pytest.mark.slow  # trains a tiny pipeline
 def test_cli_set_trains_a_new_cached_policy_and_keeps_the_earlier_stages(tiny_cli, capsys):
     args = ["sentiment", "--no-progress", "--out", str(tiny_cli / "out")]
     assert cli.main(args) == 0

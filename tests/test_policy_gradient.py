@@ -4,11 +4,11 @@ import copy
 
 import pytest
 import torch
+from tiny import PROMPTS, TOK, tiny
 
 from rlhf_edu.model import frozen_copy
 from rlhf_edu.policy_gradient import PGConfig, pg_loss, sequence_advantages, train_policy_gradient
 from rlhf_edu.rollout import Rollout
-from tiny import PROMPTS, TOK, tiny
 
 
 def test_sequence_advantages_subtract_the_mean_then_divide_by_the_std():

@@ -6,15 +6,25 @@ import math
 
 import pytest
 import torch
+from tiny import PROMPTS, TOK, tiny
 
 from rlhf_edu import formulas
 from rlhf_edu.model import frozen_copy, generate, response_logprobs
-from rlhf_edu.ppo import (AdaptiveKLController, PolicyWithValue, PPOConfig, gae, gae_loop, leave_one_out,
-                          masked_mean, ppo_losses, token_rewards, train_ppo, whiten)
+from rlhf_edu.ppo import (
+    AdaptiveKLController,
+    PolicyWithValue,
+    PPOConfig,
+    gae,
+    gae_loop,
+    leave_one_out,
+    masked_mean,
+    ppo_losses,
+    token_rewards,
+    train_ppo,
+    whiten,
+)
 from rlhf_edu.reward_model import RewardModel, calibrate
 from rlhf_edu.rollout import collect_rollout, truncate_after_eos
-
-from tiny import PROMPTS, TOK, tiny
 
 
 def tiny_cfg(**kw):

@@ -5,9 +5,9 @@ import copy
 import pytest
 import torch
 
-from rlhf_edu.sentiment.corpus import Tweet
 from rlhf_edu.model import GPT, GPTConfig
 from rlhf_edu.reward_model import RewardModel, encode_for_rm, last_real_index, preference_pairs
+from rlhf_edu.sentiment.corpus import Tweet
 
 
 def tiny_rm():

@@ -4,14 +4,13 @@ import math
 
 import pytest
 import torch
+from test_grpo import PROMPTS, PromptOnlyReward
+from tiny import TOK, tiny
 
 from rlhf_edu.model import frozen_copy
 from rlhf_edu.ppo import leave_one_out
 from rlhf_edu.reward_model import RewardModel
 from rlhf_edu.rloo import RLOOConfig, rloo_advantages, train_rloo
-
-from tiny import TOK, tiny
-from test_grpo import PROMPTS, PromptOnlyReward
 
 
 def tiny_cfg(**kw):

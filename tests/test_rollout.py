@@ -4,11 +4,11 @@ import math
 
 import pytest
 import torch
+from tiny import PROMPTS, TOK, tiny
 
 from rlhf_edu.model import frozen_copy
 from rlhf_edu.reward_model import RewardModel
 from rlhf_edu.rollout import Rollout, collect_rollout
-from tiny import PROMPTS, TOK, tiny
 
 
 def test_kl_estimates_of_a_hand_built_rollout():

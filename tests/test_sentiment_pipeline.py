@@ -6,10 +6,10 @@ import pytest
 import torch
 
 from rlhf_edu import stages
-from rlhf_edu.sentiment import pipeline
 from rlhf_edu.policy_gradient import PGConfig
 from rlhf_edu.ppo import PPOConfig
 from rlhf_edu.reward_model import RMTrainConfig
+from rlhf_edu.sentiment import pipeline
 from rlhf_edu.train import TrainConfig
 
 TINY = pipeline.SentimentSetup(corpus_size=900, vocab_size=300, block_size=40,
@@ -27,6 +27,7 @@ def cache(tmp_path, monkeypatch):
     return tmp_path
 
 
+@pytest.mark.slow  # trains a tiny pipeline
 def test_every_stage_trains_once_then_loads_from_the_cache(cache):
     sft, hist = pipeline.sft_model(TINY, progress=False)
     assert hist.step == [0, 1]
@@ -63,15 +64,19 @@ def test_every_reward_model_setting_reaches_the_reward_model_and_policy_keys():
                "calibration_samples": 9, "max_new_tokens": 7, "calibration_seed": 1}
     # Every RLHFSetup field is either an RL-stage config (its own part of the key; the comparison's
     # fields are part of each comparison run's config, see sentiment/compare.py) or tested here.
-    rl_stages = {"ppo", "pg", "rloo", "grpo", "dpo", "sweep", "sweep_betas", "compare_iterations", "compare_betas"}
+    # eval_prompts is read at evaluation only: it trains nothing.
+    rl_stages = {"ppo", "pg", "rloo", "grpo", "dpo", "sweep", "sweep_betas", "compare_iterations", "compare_betas",
+                 "eval_prompts"}
     assert {f.name for f in dataclasses.fields(pipeline.RLHFSetup)} == set(changes) | rl_stages
     for name, value in changes.items():
-        other = dataclasses.replace(TINY_RL, **{name: value})
+        other = (stages.with_max_new_tokens(TINY_RL, value) if name == "max_new_tokens"  # one setting for all
+                 else dataclasses.replace(TINY_RL, **{name: value}))
         assert pipeline.rm_dir(TINY, other) != pipeline.rm_dir(TINY, TINY_RL), name
         assert (pipeline.policy_dir("ppo", TINY, other, TINY_RL.ppo)
                 != pipeline.policy_dir("ppo", TINY, TINY_RL, TINY_RL.ppo)), name
 
 
+@pytest.mark.slow  # trains a tiny pipeline
 def test_progress_bars_are_off_at_test_size_and_on_when_asked(cache, capfd, monkeypatch):
     # Under pytest a late progress-bar update can land in a later notebook cell's output (nbval
     # then fails that cell), so at test size the stages default to no bars.
@@ -96,6 +101,7 @@ def test_the_run_size_is_read_when_a_stage_runs_not_at_import(monkeypatch):
         pipeline.setup()
 
 
+@pytest.mark.slow  # trains a tiny pipeline
 def test_every_algorithm_is_a_cached_stage_keyed_by_its_settings(cache):
     from rlhf_edu.dpo import DPOConfig
     from rlhf_edu.grpo import GRPOConfig
@@ -104,7 +110,7 @@ def test_every_algorithm_is_a_cached_stage_keyed_by_its_settings(cache):
     rl = dataclasses.replace(TINY_RL, rloo=RLOOConfig(iterations=1, prompts_per_iteration=2, max_new_tokens=6),
                              grpo=GRPOConfig(iterations=1, prompts_per_iteration=2, max_new_tokens=6,
                                              minibatch_size=4, epochs=1),
-                             dpo=DPOConfig(epochs=1, batch_size=20))
+                             dpo=DPOConfig(epochs=1, batch_size=20, max_new_tokens=6))
     for kind in ("rloo", "grpo", "dpo"):
         policy, hist = pipeline.policy(kind, TINY, rl, progress=False)
         again, hist2 = pipeline.policy(kind, TINY, rl, progress=False)  # from the cache, bit for bit
@@ -115,6 +121,7 @@ def test_every_algorithm_is_a_cached_stage_keyed_by_its_settings(cache):
         pipeline.policy("a2c", TINY, rl)
 
 
+@pytest.mark.slow  # trains a tiny pipeline
 def test_cli_trains_and_reports_any_algorithm(cache, tmp_path, capsys, monkeypatch):
     from rlhf_edu import cli
 

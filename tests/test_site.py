@@ -54,6 +54,7 @@ def test_no_api_page_shows_the_exercise_solutions():
     assert "rlhf_edu.formulas" in build_site.api_modules()
 
 
+@pytest.mark.slow  # builds the whole site
 @needs_site_extra
 def test_site_builds_a_page_per_notebook_and_per_module(built):
     for path in build_site.notebooks():
@@ -68,6 +69,7 @@ def test_site_builds_a_page_per_notebook_and_per_module(built):
         assert "cdn.jsdelivr" not in text and "unpkg.com" not in text and "cdnjs" not in text, page
 
 
+@pytest.mark.slow  # builds the whole site
 @needs_site_extra
 @pytest.mark.skipif(bool(build_site.browser_missing()), reason=f"browser check: {build_site.browser_missing()}")
 def test_every_page_passes_the_browser_check(built, tmp_path):

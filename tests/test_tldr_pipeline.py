@@ -6,15 +6,14 @@ import pathlib
 import pytest
 import torch
 
-from rlhf_edu.tldr import judge
-from rlhf_edu.tldr import posts as tldr_posts
-from rlhf_edu.tldr import evaluation as tldr_evaluation
-from rlhf_edu.tldr import pipeline as sm
-from rlhf_edu.model import GPT, GPTConfig, generate, response_logprobs
-from rlhf_edu.model import frozen_copy
+from rlhf_edu.model import GPT, GPTConfig, frozen_copy, generate, response_logprobs
 from rlhf_edu.ppo import PPOConfig, train_ppo
 from rlhf_edu.reward_model import RewardModel, RMTrainConfig
 from rlhf_edu.rollout import collect_rollout
+from rlhf_edu.tldr import evaluation as tldr_evaluation
+from rlhf_edu.tldr import judge
+from rlhf_edu.tldr import pipeline as sm
+from rlhf_edu.tldr import posts as tldr_posts
 from rlhf_edu.tokenizer import BPETokenizer, GPT2Tokenizer
 from rlhf_edu.train import TrainConfig
 
@@ -103,6 +102,7 @@ def test_a_summary_that_never_ends_gets_the_no_eos_score(posts, tok):
 
 # ---------------------------------------------------------------- the offline pipeline, tiny
 
+@pytest.mark.slow  # trains a tiny pipeline
 def test_offline_stages_run_and_ratio_starts_at_one(tmp_path, monkeypatch):
     monkeypatch.setenv("RLHF_EDU_CACHE", str(tmp_path))
     setup = sm.SummarySetup(
@@ -141,7 +141,7 @@ def test_offline_stages_run_and_ratio_starts_at_one(tmp_path, monkeypatch):
 def test_every_summary_setting_is_in_some_stage_key():
     # A new SummarySetup field that no stage key covers would let a stale checkpoint be reused.
     fields = {f.name for f in dataclasses.fields(sm.SummarySetup)}
-    assert fields == set(sm.STAGE_FIELDS["ppo"]) | {"ppo"}
+    assert fields == set(sm.STAGE_FIELDS["ppo"]) | {"ppo", "eval_posts"}  # eval_posts: read at evaluation only
     # The reward model is calibrated on samples for rl_prompts(), which reads these.
     assert {"n_posts", "seed", "vocab_size", "block_size", "max_new_tokens"} <= set(sm.STAGE_FIELDS["rm"])
 
@@ -232,6 +232,7 @@ def hf_smoke():
     return run, sm.run_hf(run, progress=False)
 
 
+@pytest.mark.slow  # trains a tiny pipeline
 def test_hf_pipeline_runs_on_the_carperai_fixtures(hf_smoke):
     _, res = hf_smoke
     assert set(res["metrics"]) == {"SFT", "PPO"}
@@ -253,6 +254,7 @@ def test_hf_checkpoint_round_trip(tmp_path):
     torch.testing.assert_close(back.eval()(x)[0], m.eval()(x)[0])
 
 
+@pytest.mark.slow  # trains a tiny pipeline
 def test_cli_summarize_hf_tiny_on_fixtures(tmp_path, capsys, monkeypatch, hf_smoke):
     from rlhf_edu import cli
 

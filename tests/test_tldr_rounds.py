@@ -72,6 +72,7 @@ def res(cache):
     return rounds.run_rounds(TINY, TINY_ROUNDS, progress=False)
 
 
+@pytest.mark.slow  # trains a tiny pipeline
 def test_rounds_label_training_posts_only_and_are_cached(res):
     assert len(res) == 3 and res[0]["labels"] == []
     held_out = [p.prompt for p in sm.test_posts(TINY)]
@@ -95,6 +96,7 @@ def test_rounds_label_training_posts_only_and_are_cached(res):
     assert {"coverage", "hallucination_rate", "rm_agreement", "kl_k1"} <= set(m) and len(texts) == len(held_out)
 
 
+@pytest.mark.slow  # trains a tiny pipeline
 def test_collecting_refuses_held_out_posts(cache):
     sft, _ = sm.sft_model(TINY, progress=False)
     test = sm.test_posts(TINY)[:2]
@@ -121,6 +123,7 @@ def test_each_round_key_covers_its_settings_and_the_rounds_before():
     assert rounds.round_dir(1, TINY, dataclasses.replace(TINY_ROUNDS, rounds=3)) == base
 
 
+@pytest.mark.slow  # trains a tiny pipeline
 def test_cli_summarize_runs_the_rounds(tmp_path, monkeypatch, capsys):
     from rlhf_edu import cli
 
@@ -142,6 +145,7 @@ def test_cli_summarize_runs_the_rounds(tmp_path, monkeypatch, capsys):
             cli.main(["summarize", *bad])
 
 
+@pytest.mark.slow  # trains a tiny pipeline
 def test_ppo_from_policy_continues_the_last_policy(cache):
     """"sft": each round's PPO starts at SFT (KL 0 at its first iteration); "policy": at the last round's
     policy, so its first KL to SFT is what the rounds before it moved."""

@@ -11,11 +11,24 @@ that still raises ``NotImplementedError`` is reported as "not done yet": a check
 ``nb04_05.py``, ``nb06_08.py`` and ``nb09.py``.
 """
 
-from .nb01_03 import (bradley_terry_prob, discounted_returns, grad_log_softmax, policy_gradient_loss,
-                      reward_model_loss, sequence_logprob)
+from .nb01_03 import (
+                      bradley_terry_prob,
+                      discounted_returns,
+                      grad_log_softmax,
+                      policy_gradient_loss,
+                      reward_model_loss,
+                      sequence_logprob,
+)
 from .nb04_05 import importance_ratio, kl_k1, kl_k3, kl_penalised_reward, ppo_clip_objective
-from .nb06_08 import (causal_attention_mask, next_token_loss, pg_loss, position_ids, reward_model_batch_loss,
-                      sequence_advantages, sequence_reward)
+from .nb06_08 import (
+                      causal_attention_mask,
+                      next_token_loss,
+                      pg_loss,
+                      position_ids,
+                      reward_model_batch_loss,
+                      sequence_advantages,
+                      sequence_reward,
+)
 from .nb09 import gae, leave_one_out, ppo_policy_loss, ppo_value_loss, token_rewards, whiten
 
 __all__ = [

@@ -10,7 +10,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as nnF
 
-from .. import examples, formulas as F
+from .. import examples
+from .. import formulas as F
 from .grading import Bug, Case, exercise
 from .inputs import F64, generator, grad_of, randn, tensor, uniform
 

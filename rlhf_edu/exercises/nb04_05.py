@@ -9,7 +9,8 @@ import math
 
 import torch
 
-from .. import examples, formulas as F
+from .. import examples
+from .. import formulas as F
 from .grading import Bug, Case, exercise
 from .inputs import F64, generator, grad_of, randn, right_mask, tensor, uniform, with_pad_junk
 

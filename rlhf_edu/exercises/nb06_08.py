@@ -14,7 +14,8 @@ import torch.nn.functional as nnF
 
 from .. import formulas as F
 from ..model import positions_from_mask, token_logprobs
-from ..policy_gradient import pg_loss as _pkg_pg_loss, sequence_advantages as _pkg_sequence_advantages
+from ..policy_gradient import pg_loss as _pkg_pg_loss
+from ..policy_gradient import sequence_advantages as _pkg_sequence_advantages
 from ..reward_model import RewardModel, last_real_index
 from ..train import lm_loss as _pkg_lm_loss
 from .grading import Bug, Case, exercise

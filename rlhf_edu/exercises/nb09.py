@@ -8,8 +8,12 @@ from __future__ import annotations
 
 import torch
 
-from ..ppo import PPOConfig, gae as _pkg_gae, leave_one_out as _pkg_leave_one_out, ppo_losses as _pkg_ppo_losses
-from ..ppo import token_rewards as _pkg_token_rewards, whiten as _pkg_whiten
+from ..ppo import PPOConfig
+from ..ppo import gae as _pkg_gae
+from ..ppo import leave_one_out as _pkg_leave_one_out
+from ..ppo import ppo_losses as _pkg_ppo_losses
+from ..ppo import token_rewards as _pkg_token_rewards
+from ..ppo import whiten as _pkg_whiten
 from .grading import Bug, Case, exercise, table
 from .inputs import F64, generator, grad_of, randn, right_mask, tensor, uniform, with_pad_junk
 

@@ -9,7 +9,6 @@ Only ``torch`` is used, spelled out (``torch.nn.functional``): notebooks 01-05 b
 
 import torch
 
-
 # ---------------------------------------------------------------- notebook 01
 
 def sequence_logprob(token_probs):

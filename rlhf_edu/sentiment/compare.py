@@ -26,8 +26,8 @@ from dataclasses import dataclass, field
 
 import torch
 
-from .. import checkpoint as ckpt
 from .. import algorithms, dpo, stages
+from .. import checkpoint as ckpt
 from ..model import frozen_copy
 from . import evaluation, pipeline
 

@@ -16,11 +16,11 @@ from functools import lru_cache
 
 import torch
 
-from .. import checkpoint as ckpt
 from .. import algorithms, stages, words
-from ..model import GPT, GPTConfig, micro_config
+from .. import checkpoint as ckpt
 from ..dpo import DPOConfig
 from ..grpo import GRPOConfig
+from ..model import GPT, GPTConfig, micro_config
 from ..policy_gradient import PGConfig
 from ..ppo import PPOConfig
 from ..reward_model import RewardModel, RMTrainConfig, pairwise_accuracy, preference_pairs, train_reward_model

@@ -18,9 +18,8 @@ import random
 
 from .judge import fact_coverage, hallucination, post_body
 from .phrases import COUNTERPARTS, GENERIC, GENERIC_CP, HALLU_CP, HALLU_NUM, PADDING, draw_number
-from .posts import Comparison, Post, REASONS, SEQUENCE_BUDGET, TLDR_TAG, age_tag, render_summary
+from .posts import REASONS, SEQUENCE_BUDGET, TLDR_TAG, Comparison, Post, age_tag, render_summary
 from .text import approx_tokens, body_terms, fill_template, numbers_in, pronouns, word_count
-
 
 # ---------------------------------------------------------------------------
 # Comparison pairs

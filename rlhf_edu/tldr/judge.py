@@ -19,7 +19,6 @@ from __future__ import annotations
 from .posts import Post, summary_text
 from .text import body_terms, counterparts_in, has_keyword, norm_keyword, normalise, numbers_in, word_count
 
-
 # ---------------------------------------------------------------------------
 # The independent judge
 # ---------------------------------------------------------------------------

@@ -9,8 +9,6 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-
-
 # ---------------------------------------------------------------------------
 # Vocabularies. Counterparts: canonical name -> (aliases, gender or None).
 # The judge treats every alias of a canonical name as that name, so "bf" in a

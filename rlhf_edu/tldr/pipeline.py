@@ -34,6 +34,7 @@ from . import posts as tldr_posts
 from .carperai import load_hf_comparisons, load_hf_tldr
 from .evaluation import evaluate
 
+
 @dataclass
 class SummarySetup:
     """Every setting of the offline summarisation pipeline. Why each value: docs/tuning-notes.md."""

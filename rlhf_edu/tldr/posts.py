@@ -34,8 +34,21 @@ import random
 from dataclasses import dataclass, field
 
 from ..files import check_frac
-from .phrases import (AGE_RANGES, CONTEXT, COUNTERPARTS, FILLER_END, FILLER_START, INTROS, NO_AGE_TAG, PROBLEMS,
-                      QUESTION_CPS, QUESTIONS, SUBREDDITS, TITLES, draw_number)
+from .phrases import (
+    AGE_RANGES,
+    CONTEXT,
+    COUNTERPARTS,
+    FILLER_END,
+    FILLER_START,
+    INTROS,
+    NO_AGE_TAG,
+    PROBLEMS,
+    QUESTION_CPS,
+    QUESTIONS,
+    SUBREDDITS,
+    TITLES,
+    draw_number,
+)
 from .text import approx_tokens, capitalise, fill_template, pronouns, word_count
 
 TLDR_TAG = "TL;DR:"
