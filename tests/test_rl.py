@@ -1,0 +1,63 @@
+"""rl.py: what every RL trainer shares, tested once here instead of five times."""
+
+import pytest
+import torch
+from tiny import PROMPTS, TOK, tiny, tiny_reward_model
+
+from rlhf_edu import algorithms, rl
+from rlhf_edu.model import frozen_copy
+
+
+@pytest.mark.parametrize("field, value", [("lr", 0.0), ("temperature", 0.0), ("beta", -0.1), ("max_new_tokens", 0),
+                                          ("max_grad_norm", 0.0)])
+def test_every_config_checks_the_shared_settings(field, value):
+    for algo in algorithms.ALGORITHMS.values():  # one check, inherited by every algorithm's config
+        with pytest.raises(ValueError, match=field):
+            algo.config(**{field: value})
+
+
+def test_pick_prompts_gives_groups_of_k_consecutive_rows():
+    g = torch.Generator().manual_seed(0)
+    rows = rl.pick_prompts(PROMPTS, 5, 3, g)
+    assert len(rows) == 15
+    groups = [rows[i:i + 3] for i in range(0, 15, 3)]
+    assert all(len(set(grp)) == 1 for grp in groups)
+    assert len({grp[0] for grp in groups}) > 1  # drawn, not one prompt repeated
+
+
+def test_learning_rate_decays_linearly_to_zero_only_when_annealed():
+    cfg = rl.RLConfig(lr=1e-3)
+    assert [rl.learning_rate(cfg, s, 4) for s in range(4)] == pytest.approx([1e-3, 7.5e-4, 5e-4, 2.5e-4])
+    assert rl.learning_rate(rl.RLConfig(lr=1e-3, anneal_lr=False), 3, 4) == 1e-3
+
+
+def test_freeze_stops_gradients_and_dropout():
+    m = tiny(dropout=0.5).train()
+    rl.freeze(m, None)
+    assert not m.training and not any(p.requires_grad for p in m.parameters())
+
+
+def test_optimizer_step_clips_the_gradient_norm():
+    w = torch.nn.Parameter(torch.zeros(3))
+    opt = torch.optim.SGD([w], lr=1.0)
+    rl.optimizer_step(opt, (w * torch.tensor([300.0, 400.0, 0.0])).sum(), [w], max_grad_norm=1.0)
+    assert torch.allclose(w.detach(), torch.tensor([-0.6, -0.8, 0.0]))  # the gradient (300, 400, 0), cut to norm 1
+
+
+SHARED = {"iteration", "score", "kl_k1", "kl_k3", "length", "tokens", "lr", "beta", "seconds", "seconds_generation",
+          "seconds_scoring", "seconds_update"}
+
+
+@pytest.mark.parametrize("name", [n for n, a in algorithms.ALGORITHMS.items() if a.samples])
+def test_every_sampling_trainer_logs_the_shared_keys(name):
+    algo = algorithms.get(name)
+    small = {"ppo": dict(batch_size=4, minibatch_size=2, ppo_epochs=1), "pg": dict(batch_size=4),
+             "rloo": dict(prompts_per_iteration=2, samples_per_prompt=2),
+             "grpo": dict(prompts_per_iteration=2, group_size=2, minibatch_size=2, epochs=1)}[name]
+    cfg = algo.config(iterations=2, max_new_tokens=4, **small)
+    policy = tiny()
+    _, hist = algo.train(policy, frozen_copy(policy), tiny_reward_model(), TOK, PROMPTS, cfg, progress=False)
+    assert len(hist) == 2
+    for h in hist:
+        assert SHARED <= set(h), SHARED - set(h)
+        assert h["beta"] == cfg.beta and h["lr"] == rl.learning_rate(cfg, h["iteration"], 2)
