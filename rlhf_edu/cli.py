@@ -65,10 +65,29 @@ def _summary_roots() -> dict:
     return {"setup": pipeline.setup(), "rounds": rounds.rounds_config()}
 
 
+def not_read(command: str) -> list[tuple[str, str]]:
+    """(pattern, why) of the settings ``command`` does not read: a --set of one would change nothing."""
+    from .algorithms import NAMES
+
+    sweep = r"sweep\.|sweep_betas$"
+    return {"sentiment": [(sweep + "|compare_", "notebook 10's sweep and rlhf-edu compare read it")],
+            "compare": [(sweep, "notebook 10's sweep reads it"),
+                        (f"({'|'.join(NAMES)})" + r"\.(iterations|seed|beta)$|dpo\.(epochs|batch_size)$",
+                         "the comparison sets it for every run: the budget is compare_iterations, the seeds "
+                         "0-2, the betas compare_betas (in code)")]}.get(command, [])
+
+
 def _settings(args, roots: dict, prefixed=()) -> dict:
     """The task's settings at the current run size with every ``--set`` applied (printed if any)."""
+    import re
+
     from . import overrides
 
+    for item in args.set or []:
+        path = item.partition("=")[0].strip()
+        for pattern, why in not_read(args.command):
+            if re.match(pattern, path):
+                raise ValueError(f"--set {path}: rlhf-edu {args.command} does not use this setting ({why})")
     roots = overrides.apply(roots, args.set or [], prefixed)
     if args.set:
         print("settings changed: " + ", ".join(args.set))
@@ -144,6 +163,8 @@ def cmd_summarize(args) -> int:
     from .tldr import evaluation as tldr_evaluation
     from .tldr import pipeline as sm
 
+    if not args.hf_model:  # the settings first: a bad --set stops before anything is made
+        roots = _settings(args, _summary_roots(), prefixed=("rounds",))
     out, progress, t0 = _start(args, offline=not args.hf_model)
     if args.hf_model:
         make = sm.HFRun.smoke if args.hf_model == "tiny" else sm.HFRun
@@ -153,7 +174,6 @@ def cmd_summarize(args) -> int:
         metrics, samples, prompts = res["metrics"], res["samples"], res["eval_prompts"]
         ppo_hist, rm_acc = res["ppo_history"], res["rm_info"]["heldout_accuracy"]
     else:
-        roots = _settings(args, _summary_roots(), prefixed=("rounds",))
         s = roots["setup"]
         sm.pretrained_model(s, retrain=args.retrain, progress=progress)
         sft, _ = sm.sft_model(s, retrain=args.retrain, progress=progress)
@@ -230,7 +250,11 @@ def _settings_help(roots, prefixed=()) -> dict:
     """The settings of a task, with types and defaults at the current run size, as a subcommand's epilog."""
     from . import overrides
 
-    return {"epilog": "settings (--set FIELD=VALUE):\n" + overrides.help_text(roots(), prefixed),
+    try:
+        listing = overrides.help_text(roots(), prefixed)
+    except ValueError as e:  # e.g. a bad $RLHF_EDU_SIZE: the command itself will say so
+        listing = f"  (not listed: {e})"
+    return {"epilog": "settings (--set FIELD=VALUE; a tuple as comma-separated values):\n" + listing,
             "formatter_class": argparse.RawDescriptionHelpFormatter}
 
 

@@ -33,13 +33,16 @@ def test_max_new_tokens_is_one_setting_for_every_rl_config():
 @pytest.mark.parametrize("item, message", [
     ("ppo.bta=0.3", "PPOConfig has no field 'bta'; its fields: .*beta"),
     ("bta=0.3", "no setting 'bta'; settings: .*block_size.*ppo"),
-    ("ppo.beta=abc", "--set ppo.beta: expected float, got 'abc'"),
+    ("ppo.beta=abc", r"--set ppo.beta: expected float \(finite\), got 'abc'"),
     ("ppo.iterations=2.5", "expected int"),
     ("ppo.anneal_lr=maybe", "expected bool"),
     ("ppo.beta=-1", "--set ppo.beta=-1: beta must be >= 0"),
     ("ppo=3", "ppo is a config; set one of its fields"),
     ("ppo.beta.x=1", "beta is a float, not a config"),
     ("compare_betas=1", r"compare_betas \(dict\) cannot be set"),
+    ("ppo.beta=inf", r"expected float \(finite\)"),
+    ("sweep_betas=", "expected comma-separated values"),
+    ("ppo.batch_size=30", r"--set ppo.batch_size=30: batch_size \(30\) must be a multiple of minibatch_size"),
     ("ppo.beta", "--set takes FIELD=VALUE"),
 ])
 def test_bad_settings_get_one_line_errors_naming_the_field(item, message):
@@ -48,12 +51,31 @@ def test_bad_settings_get_one_line_errors_naming_the_field(item, message):
     assert "\n" not in str(err.value)
 
 
+def test_settings_that_depend_on_each_other_change_together():
+    # Checked once, on the final values: each alone would break batch_size % minibatch_size.
+    rl = overrides.apply(ROOTS, ["ppo.batch_size=24", "ppo.minibatch_size=12"])["rl"]
+    assert (rl.ppo.batch_size, rl.ppo.minibatch_size) == (24, 12)
+    rl = overrides.apply(ROOTS, ["grpo.group_size=3", "grpo.minibatch_size=12", "ppo.beta=0.2", "ppo.beta=0.25"])["rl"]
+    assert rl.grpo.batch_size == 24 and rl.ppo.beta == 0.25  # the later --set of one path wins
+
+
+@pytest.mark.parametrize("command, item", [("sentiment", "sweep.lr=1e-4"), ("sentiment", "compare_iterations=3"),
+                                           ("compare", "ppo.beta=0.3"), ("compare", "grpo.iterations=5"),
+                                           ("compare", "dpo.batch_size=8")])
+def test_a_setting_the_command_does_not_read_is_refused(command, item, capsys):
+    assert cli.main([command, "--set", item]) == 2
+    assert "does not use this setting" in capsys.readouterr().err
+
+
 def test_prefixed_roots_and_the_help_listing():
     roots = {"setup": sm.SummarySetup(), "rounds": rounds.RoundsConfig()}
     out = overrides.apply(roots, ["rounds.noise=0.05", "ppo.lr=1e-4"], prefixed=("rounds",))
     assert out["rounds"].noise == 0.05 and out["setup"].ppo.lr == 1e-4
     text = overrides.help_text(roots, prefixed=("rounds",))
-    assert "rounds.noise" in text and "ppo.lr" in text and "float" in text
+    lines = {line.split()[0]: line.split()[1:] for line in text.splitlines()}
+    assert lines["rounds.noise"] == ["float", "0.15"] and lines["ppo.lr"] == ["float", "5e-05"]
+    assert lines["ppo.target_approx_kl"][0] == "float" and lines["ppo.target_approx_kl"][-1] == "None"
+    assert "ppo.max_new_tokens" not in lines and lines["max_new_tokens"] == ["int", "24"]  # one setting
 
 
 def test_a_changed_setting_changes_the_stage_keys_it_should():
