@@ -37,11 +37,25 @@ def test_freeze_stops_gradients_and_dropout():
     assert not m.training and not any(p.requires_grad for p in m.parameters())
 
 
-def test_optimizer_step_clips_the_gradient_norm():
+class Recorder:
+    """An optimiser that records the gradient it is asked to step with."""
+
+    def __init__(self, w):
+        self.w, self.steps = w, []
+
+    def zero_grad(self, set_to_none=True):
+        self.w.grad = None
+
+    def step(self):
+        self.steps.append(self.w.grad.clone())
+
+
+def test_optimizer_step_clears_then_clips_the_gradient():
     w = torch.nn.Parameter(torch.zeros(3))
-    opt = torch.optim.SGD([w], lr=1.0)
+    w.grad = torch.full((3,), 99.0)  # a stale gradient: must be cleared, not added to
+    opt = Recorder(w)
     rl.optimizer_step(opt, (w * torch.tensor([300.0, 400.0, 0.0])).sum(), [w], max_grad_norm=1.0)
-    assert torch.allclose(w.detach(), torch.tensor([-0.6, -0.8, 0.0]))  # the gradient (300, 400, 0), cut to norm 1
+    assert torch.allclose(opt.steps[0], torch.tensor([0.6, 0.8, 0.0]))  # (300, 400, 0), cut to norm 1
 
 
 SHARED = {"iteration", "score", "kl_k1", "kl_k3", "length", "tokens", "lr", "beta", "seconds", "seconds_generation",
@@ -61,3 +75,11 @@ def test_every_sampling_trainer_logs_the_shared_keys(name):
     for h in hist:
         assert SHARED <= set(h), SHARED - set(h)
         assert h["beta"] == cfg.beta and h["lr"] == rl.learning_rate(cfg, h["iteration"], 2)
+    # The schedule reaches the optimiser: annealed and constant runs part after the first iteration.
+    weights = {}
+    for anneal in (True, False):
+        policy = tiny()
+        algo.train(policy, frozen_copy(policy), tiny_reward_model(), TOK, PROMPTS,
+                   algo.config(iterations=2, max_new_tokens=4, anneal_lr=anneal, **small), progress=False)
+        weights[anneal] = policy.wte.weight.detach().clone()
+    assert not torch.equal(weights[True], weights[False])
