@@ -121,7 +121,8 @@ def cmd_sentiment(args) -> int:
                                      pipeline.evaluation_prompts(rl=rl), rl.max_new_tokens, pipeline.vocabulary(s))
     print("\n" + evaluation.metrics_table(table))
     print("\nsamples (same prompts, same seed):\n")
-    print(side_by_side({"SFT": sft, name: policy}, tok, [p for p in corpus.RL_PROMPTS for _ in range(2)]))
+    print(side_by_side({"SFT": sft, name: policy}, tok, [p for p in corpus.RL_PROMPTS for _ in range(2)],
+                       max_new_tokens=rl.max_new_tokens))
     print()
 
     saved = []

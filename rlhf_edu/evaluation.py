@@ -83,9 +83,10 @@ def shown(text: str, completion: str) -> str:
     return text[:len(text) - len(completion)] + " " + SEPARATOR + completion
 
 
-def side_by_side(models: dict, tokenizer, prompts: list[str], seed: int = 5) -> str:
+def side_by_side(models: dict, tokenizer, prompts: list[str], seed: int = 5, max_new_tokens: int = 24) -> str:
     """Completions of each model for the same prompts and seed, one block per prompt."""
-    samples = {name: sample_texts(m, tokenizer, prompts, seed=seed, sep=SEPARATOR) for name, m in models.items()}
+    samples = {name: sample_texts(m, tokenizer, prompts, max_new_tokens, seed=seed, sep=SEPARATOR)
+               for name, m in models.items()}
     width = max(len(n) for n in models)
     blocks = []
     for i in range(len(prompts)):

@@ -27,6 +27,7 @@ from . import judge, pipeline
 
 def rollout_metrics(ro: Rollout, vocabulary: frozenset[str] | None = None) -> dict:
     """The metrics of one rollout; ``vocabulary``: the training tweets' words (default: the default setup's)."""
+    vocabulary = pipeline.vocabulary() if vocabulary is None else vocabulary
     mask = ro.response_mask.float()
     n_tokens = mask.sum().clamp(min=1)
     compound = judge.vader_compound(ro.texts)
@@ -41,7 +42,7 @@ def rollout_metrics(ro: Rollout, vocabulary: frozenset[str] | None = None) -> di
         "repetition": repetition_rate(ro.completions),
         "ref_perplexity": math.exp(-(ro.ref_logprobs * mask).sum().item() / n_tokens.item()),
         "length": ro.lengths.float().mean().item(),
-        "real_word_rate": words.real_word_rate(ro.completions, vocabulary or pipeline.vocabulary()),
+        "real_word_rate": words.real_word_rate(ro.completions, vocabulary),
     }
 
 

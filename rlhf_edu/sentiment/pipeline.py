@@ -93,8 +93,9 @@ class RLHFSetup:
                                                          "dpo": (0.1, 0.3, 1.0)})
 
     def __post_init__(self):
-        if self.eval_prompts < 1:
-            raise ValueError(f"eval_prompts must be >= 1, got {self.eval_prompts}")
+        if not 1 <= self.eval_prompts <= len(tweets.OPENERS):
+            raise ValueError(f"eval_prompts must be in [1, {len(tweets.OPENERS)}] (the openers there are), "
+                             f"got {self.eval_prompts}")
         stages.check_max_new_tokens(self, {name: getattr(self, name) for name in (*algorithms.NAMES, "sweep")})
 
     @classmethod

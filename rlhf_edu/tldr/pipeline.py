@@ -72,6 +72,9 @@ class SummarySetup:
     def __post_init__(self):
         if self.eval_posts < 1:
             raise ValueError(f"eval_posts must be >= 1, got {self.eval_posts}")
+        unknown = [r for r in self.pair_reasons if r not in tldr_posts.REASONS]
+        if unknown or not self.pair_reasons:
+            raise ValueError(f"pair_reasons must be some of {tldr_posts.REASONS}, got {self.pair_reasons}")
         stages.check_max_new_tokens(self, {"ppo": self.ppo})
 
     @classmethod
@@ -331,6 +334,9 @@ class HFRun:
     eval_posts: int = 64
     max_rows: int | None = None  # cap on rows read per split (for quick runs)
     device: str = "cpu"          # "cuda" on a GPU machine: the model moves there, batches follow it
+
+    def __post_init__(self):
+        stages.check_max_new_tokens(self, {"ppo": self.ppo})
 
     @classmethod
     def smoke(cls, **kw) -> "HFRun":
