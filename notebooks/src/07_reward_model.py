@@ -14,9 +14,10 @@
 # notebook 06 (the micro GPT-2 and its SFT stage; its checkpoint is loaded from the cache, or
 # trained here if missing).
 #
-# **How long.** At full size on our 2-core CPU, executing this notebook took 31 s with the
-# reward model already in the cache (measured with `tools/build_notebooks.py`). From an empty
-# cache, add the training of the reward model and of the stages of notebook 06.
+# **How long.** At full size on our 2-core CPU, executing this notebook took 72.5 s with the SFT
+# model and the reward model already in the cache (measured with `tools/build_notebooks.py`, on a
+# machine shared with other jobs). From an empty cache, add the training of the reward model and of
+# the stages of notebook 06.
 
 # %%
 %matplotlib inline

@@ -14,10 +14,10 @@
 # notebooks 06 and 07, whose SFT model and reward model this notebook loads from the cache (without
 # them it trains them first, which takes longer).
 #
-# **How long.** About two and a half minutes at full size on a 2-core CPU from a warm cache of
-# notebooks 06 and 07, most of it training this notebook's three policy-gradient runs (134 s and
-# 144 s in two runs of `tools/build_notebooks.py` on a machine shared with other jobs); 17 s once
-# those three runs are cached too.
+# **How long.** About five minutes at full size on a 2-core CPU from a warm cache of notebooks 06
+# and 07, most of it training this notebook's policy-gradient runs (295 s in a build with
+# `tools/build_notebooks.py` that trained seeds 1 and 2, seed 0 cached, on a machine shared with other
+# jobs). Once the runs are cached, the notebook only loads and evaluates them.
 
 # %%
 %matplotlib inline
@@ -216,7 +216,7 @@ display(Markdown(
 # other, independent samples, so it adds noise but nothing in expectation; the first part scales the
 # gradient by $1 - 1/N$. So the batch-mean baseline points the expected gradient the right way but
 # shrinks it by that factor. The **leave-one-out** baseline, the mean of the *other* samples
-# (`ppo.leave_one_out`, used by RLOO and by notebook 11), removes the sample itself and is unbiased.
+# (`rl.leave_one_out`, used by RLOO, by PPO with several samples per prompt and by notebook 11), removes the sample itself and is unbiased.
 # Dividing by the standard deviation (`PGConfig.normalise`) rescales every batch's step by a number
 # that also depends on the samples, so with it the expected gradient is no longer an exact multiple
 # of the true one.

@@ -16,8 +16,9 @@
 # 06 and 07, whose SFT model and reward model this notebook loads from the cache (without them it
 # trains them first, which takes longer).
 #
-# **How long.** At full size on our 2-core CPU, executing this notebook took 18.5 s with every
-# stage already in the cache, the three PPO runs included (measured with `tools/build_notebooks.py`).
+# **How long.** At full size on our 2-core CPU, executing this notebook took 84.2 s with every
+# stage already in the cache, the three PPO runs included (measured with `tools/build_notebooks.py`,
+# on a machine shared with other jobs).
 # If the PPO runs are not in the cache yet, add their training times, which the section "The full run,
 # on three seeds" prints.
 #
@@ -158,7 +159,8 @@ show.source(ppo.PolicyWithValue)
 # hit the length limit; never a pad), and gives pads 0. So each row sums to
 # $r_{\text{RM}} - \beta \sum_t k_1$, the total of notebook 08, but now spread over the tokens.
 #
-# The trainer first passes the scores through `ppo.leave_one_out(scores, k)`, which subtracts from
+# The trainer first passes the scores through `leave_one_out(scores, k)` (in `rl.py`, shared with RLOO;
+# `ppo.leave_one_out` is the same function), which subtracts from
 # each score the mean of the other completions of the same prompt when every prompt is sampled $k > 1$
 # times; our configuration samples each prompt once (`samples_per_prompt = 1` above), and then it
 # returns the scores unchanged.
@@ -247,7 +249,7 @@ show.source(ppo.gae)
 # %% [markdown]
 # ### Whitening
 #
-# The advantages are then whitened over the batch's **real** tokens only (`ppo.whiten`): minus their
+# The advantages are then whitened over the batch's **real** tokens only (`rl.whiten`): minus their
 # mean, divided by their standard deviation, pads left at 0. The advantages then have the same scale
 # in every batch, whatever the scale of the rewards, and their sign says better or worse than the
 # batch's average token: tokens with a positive advantage get pushed up, the others down.

@@ -14,9 +14,10 @@
 # judge) and notebook 09 (PPO). The SFT model and the reward model of notebooks 06 and 07 are
 # loaded from the cache (without them they are trained first, which takes longer).
 #
-# **How long.** At full size on our 2-core CPU, executing this notebook took 32.8 s with the
-# sweep's PPO runs already in the cache (measured with `tools/build_notebooks.py`). The first time,
-# training those runs comes on top: the cell that loads them prints how long their training took.
+# **How long.** At full size on our 2-core CPU, executing this notebook took 152 s the first time,
+# 123 s of it training the sweep's 15 PPO runs (measured with `tools/build_notebooks.py` on a machine
+# shared with other jobs); once they are cached, about half a minute. The cell that loads them prints
+# how long their training took.
 
 # %%
 %matplotlib inline

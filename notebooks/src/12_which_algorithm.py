@@ -13,10 +13,10 @@
 # **What you need first.** Notebooks 08 (policy gradient), 09 (PPO) and 10 (reward hacking, the β
 # sweep); notebooks 06 and 07, whose SFT model and reward model this notebook loads from the cache.
 #
-# **How long.** About 7½ minutes at full size on a 2-core CPU: 443 s measured with
-# `tools/build_notebooks.py` on a quiet machine, from the cached SFT model and reward model of
-# notebooks 06 and 07, including training the comparison's 25 runs (524 s and 617 s in two builds
-# while other jobs shared the CPU). Once those runs are cached, the notebook only evaluates them.
+# **How long.** About 6½ minutes at full size on a 2-core CPU: 380 s measured with
+# `tools/build_notebooks.py` on a machine shared with other jobs, from the cached SFT model and reward
+# model of notebooks 06 and 07, including training the comparison's 25 runs. Once those runs are
+# cached, the notebook only evaluates them.
 
 # %%
 %matplotlib inline
@@ -386,8 +386,8 @@ display(Markdown(
 # %% [markdown]
 # ## Where each one games the reward model
 #
-# Notebook 10 showed PPO with a weak leash stuffing the reward model's favourite words into every
-# completion. The same, for every algorithm, at the smallest β of its sweep (seed 0): what happened to the
+# Notebook 10 showed PPO with no leash (β = 0) writing a few words far more often than the SFT model
+# does. The same, for every algorithm, at the smallest β of its sweep (seed 0): what happened to the
 # text, against the SFT model.
 
 # %%
