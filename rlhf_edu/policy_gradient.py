@@ -82,6 +82,8 @@ def train_policy_gradient(policy: GPT, reference: GPT, reward_model, tokenizer, 
         policy.eval()  # dropout off: the log-probs must be those of the sampling policy
         loss = pg_loss(policy, ro, adv, cfg.temperature)
         optimizer_step(opt, loss, policy.parameters(), cfg.max_grad_norm)
-        report(bar, history, log_record(it, ro, cfg.beta, lr, t_start, t_update, loss=loss.item()), callback, ro)
+        # total_reward: the rewards this update used, as computed above (not recomputed for the log)
+        log = log_record(it, ro, cfg.beta, lr, t_start, t_update, loss=loss.item(), total_reward=rewards.mean().item())
+        report(bar, history, log, callback, ro)
     policy.eval()
     return policy, history
