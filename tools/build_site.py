@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import functools
 import http.server
+import importlib.util
 import json
 import os
 import pathlib
@@ -42,7 +43,11 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 SITE = ROOT / "site"
 BUILD = SITE / "_build"
 FIGURES = ROOT / "figures"
-CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
+# The browser and its driver, and the test that they are here, are the widget check's (tools/browser_check.py).
+_spec = importlib.util.spec_from_file_location("browser_check", pathlib.Path(__file__).with_name("browser_check.py"))
+_browser_check = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(_browser_check)
+CHROMIUM, CHROMEDRIVER = _browser_check.CHROMIUM, _browser_check.CHROMEDRIVER
 SITE_PACKAGES = ("sphinx", "myst_nb", "sphinx_book_theme")
 WIDGET = "application/vnd.jupyter.widget-view+json"
 WIDGET_NOTE = ('<p class="widget-note"><strong>Live widget.</strong> In JupyterLab this cell shows sliders or a '
@@ -211,15 +216,8 @@ def build(out: pathlib.Path = BUILD, log=print) -> pathlib.Path:
 
 
 def browser_missing() -> str | None:
-    """None when the browser check can run here, else what is missing."""
-    for path in (CHROMIUM, CHROMEDRIVER):
-        if not os.path.exists(path):
-            return f"{path} not found (apt-get install -y chromium chromium-driver)"
-    try:
-        import selenium  # noqa: F401
-    except ImportError:
-        return "selenium is not installed (pip install -e \".[site]\")"
-    return None
+    """None when the browser check can run here, else what is missing (the widget check's own test)."""
+    return _browser_check.available()
 
 
 class _Handler(http.server.SimpleHTTPRequestHandler):
