@@ -117,11 +117,19 @@ def cmd_sentiment(args) -> int:
     print(f"\nreward model held-out pairwise accuracy: {rm_info['heldout_accuracy']:.3f}")
 
     reference = frozen_copy(sft)
-    table = evaluation.compare_policies({"SFT": sft, name: policy}, reference, rm, tok,
-                                     pipeline.evaluation_prompts(rl=rl), rl.max_new_tokens, pipeline.vocabulary(s))
-    print("\n" + evaluation.metrics_table(table))
-    print("\nsamples (same prompts, same seed):\n")
-    print(side_by_side({"SFT": sft, name: policy}, tok, [p for p in corpus.RL_PROMPTS for _ in range(2)],
+    # The headline: prompts no training tweet starts with. Beside it, as many of the RL training prompts.
+    heldout = pipeline.heldout_prompts(rl)
+    sets = {"held-out": heldout, "training": pipeline.training_prompts(len(heldout), s)}
+    table = {}
+    for label, prompts in sets.items():
+        measured = evaluation.compare_policies({"SFT": sft, name: policy}, reference, rm, tok, prompts,
+                                               rl.max_new_tokens, pipeline.vocabulary(s))
+        table.update({f"{model} ({label})": m for model, m in measured.items()})
+    print(f"\n{len(heldout)} held-out prompts (openers no training tweet starts with) and {len(heldout)} of the RL "
+          "training prompts, 4 samples each:")
+    print(evaluation.metrics_table(table))
+    print("\nsamples (three held-out prompts, then the story's three training prompts; same seed):\n")
+    print(side_by_side({"SFT": sft, name: policy}, tok, heldout[:3] + list(corpus.RL_PROMPTS),
                        max_new_tokens=rl.max_new_tokens))
     print()
 

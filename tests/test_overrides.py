@@ -92,7 +92,8 @@ def test_every_setting_a_stage_reads_is_in_its_key():
     assert set(pipeline.STAGE_FIELDS["sft"]) == {f.name for f in dataclasses.fields(pipeline.SentimentSetup)}
     rl_fields = {f.name for f in dataclasses.fields(pipeline.RLHFSetup)}
     own_key = {"ppo", "pg", "rloo", "grpo", "dpo", "sweep"}        # each policy's key holds its whole config
-    not_trained = {"eval_prompts", "sweep_betas", "compare_iterations", "compare_betas"}  # read at evaluation
+    not_trained = {"eval_prompts", "heldout_prompts", "sweep_betas", "compare_iterations",  # read at evaluation
+                   "compare_betas"}
     assert rl_fields == set(pipeline.STAGE_FIELDS["rm"]) | own_key | not_trained
 
 

@@ -219,3 +219,26 @@ def test_eval_prompts_are_fixed_openers_without_sentiment():
     assert [p for p, s in scores.items() if s != 0] <= ["My friend told me", "Honestly"]
     assert sorted(p for p, s in scores.items() if s != 0) == sorted(
         p for p in prompts if p in ("My friend told me", "Honestly"))
+
+
+def test_held_out_prompts_are_disjoint_from_training_by_construction():
+    # Judged where the policy never trained: no training tweet opens with a held-out prompt's words, no
+    # held-out prompt starts or extends an RL training prompt, every word is one the model has seen, and
+    # the judge finds no sentiment in the prompt itself.
+    from rlhf_edu.sentiment import judge, pipeline
+
+    s = pipeline.SentimentSetup()
+    openings = [t.text.lower().split(" ") for t in pipeline.corpus(s)["train"]]
+    rl_prompts = [p.lower() for p in pipeline.rl_prompts(s)]
+    vocabulary = pipeline.vocabulary(s)
+    held = tweet_corpus.heldout_prompts()
+    assert len(held) == len(set(held)) == len(tweet_corpus.HELDOUT_OPENERS)
+    for prompt in held:
+        words = prompt.lower().split(" ")
+        assert not any(o[:len(words)] == words for o in openings), prompt
+        assert not any(p.startswith(prompt.lower()) or prompt.lower().startswith(p) for p in rl_prompts), prompt
+        assert set(words) <= vocabulary, (prompt, set(words) - vocabulary)
+    assert (judge.vader_compound(held) == 0).all()
+    assert not set(held) & set(tweet_corpus.eval_prompts(len(tweet_corpus.OPENERS)))
+    with pytest.raises(ValueError, match="n must be"):
+        tweet_corpus.heldout_prompts(len(tweet_corpus.HELDOUT_OPENERS) + 1)

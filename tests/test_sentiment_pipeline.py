@@ -66,7 +66,7 @@ def test_every_reward_model_setting_reaches_the_reward_model_and_policy_keys():
     # fields are part of each comparison run's config, see sentiment/compare.py) or tested here.
     # eval_prompts is read at evaluation only: it trains nothing.
     rl_stages = {"ppo", "pg", "rloo", "grpo", "dpo", "sweep", "sweep_betas", "compare_iterations", "compare_betas",
-                 "eval_prompts"}
+                 "eval_prompts", "heldout_prompts"}
     assert {f.name for f in dataclasses.fields(pipeline.RLHFSetup)} == set(changes) | rl_stages
     for name, value in changes.items():
         other = (stages.with_max_new_tokens(TINY_RL, value) if name == "max_new_tokens"  # one setting for all

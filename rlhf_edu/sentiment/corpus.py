@@ -42,6 +42,7 @@ from .phrases import (
     GAME_CONT,
     GAME_OPENER,
     HASHTAGS,
+    HELDOUT_OPENERS,
     INTENS,
     MENTIONS,
     MODIFIERS,
@@ -406,6 +407,14 @@ def prompt_completion_pairs(tweets, n_prompt_words=(2, 4),
             continue
         pairs.append((" ".join(words[:k]), " " + " ".join(words[k:])))
     return pairs
+
+
+def heldout_prompts(n: int | None = None) -> list[str]:
+    """The first ``n`` held-out openers (all by default): prompts no training tweet starts with."""
+    n = len(HELDOUT_OPENERS) if n is None else n
+    if not isinstance(n, int) or not 1 <= n <= len(HELDOUT_OPENERS):
+        raise ValueError(f"n must be an integer in [1, {len(HELDOUT_OPENERS)}], got {n!r}")
+    return list(HELDOUT_OPENERS[:n])
 
 
 def eval_prompts(n: int = 64, seed: int = 0) -> list[str]:

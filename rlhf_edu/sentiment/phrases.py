@@ -15,6 +15,7 @@ FEEL_OPENERS = (
     "I feel", "Ngl I feel", "Woke up", "Still", "Today I'm",
     "This afternoon I feel", "After the meeting I feel",
 )
+
 WEATHER_OPENERS = (
     "The weather is", "The weather today is", "Weather here is",
     "The weather this weekend is", "Right now the weather is",
@@ -93,6 +94,19 @@ OPENERS = (
     FEEL_OPENERS + WEATHER_OPENERS + CLAUSE_OPENERS + tuple(OBJECT_OPENERS)
     + PERSON_OPENERS + THING_OPENERS + (NEW_OPENER, GAME_OPENER)
     + tuple(o for o in ACTIVITY_OPENERS if o not in CLAUSE_OPENERS)
+)
+
+# Held-out prompts: openers that no training tweet starts with and that neither start nor extend any
+# RL training prompt, made only of words the training tweets use, each neutral to VADER (compound 0),
+# so a policy is judged on prompts it never trained on (tests/test_sentiment_corpus.py checks all four).
+HELDOUT_OPENERS = (
+    "Back at my desk", "My little brother", "Our neighbour", "The cafe near my flat", "This evening",
+    "Earlier this week", "After lunch", "Before class", "At the gym", "Our trip to the coast",
+    "The concert last night", "My weekend", "Saw my old teacher", "The shop downtown", "Waiting for the bus",
+    "First day at the new job", "My cousin", "The library", "Our old car", "Finally home", "This month",
+    "The match on Sunday", "Lunch at work", "Sunday morning", "Working from home", "The game last night",
+    "Moving day", "Our road trip", "The meeting at noon", "My first coffee", "The last episode", "My aunt",
+    "Our teacher", "The museum", "Our new flat", "The bakery", "Next week",
 )
 
 THINGS = {

@@ -71,6 +71,7 @@ class RLHFSetup:
     calibration_samples: int = 512
     max_new_tokens: int = 24
     eval_prompts: int = 48          # prompts every table is measured on (8 samples' worth at test size)
+    heldout_prompts: int = 37       # held-out prompts (corpus.HELDOUT_OPENERS) the CLI's headline is measured on
     ppo: PPOConfig = field(default_factory=lambda: PPOConfig(beta=0.15))  # why 0.15: docs/tuning-notes.md
     pg: PGConfig = field(default_factory=PGConfig)
     # The algorithms of notebook 12, with the same sampled-completion budget as PPO (60 x 32) and,
@@ -93,6 +94,9 @@ class RLHFSetup:
                                                          "dpo": (0.1, 0.3, 1.0)})
 
     def __post_init__(self):
+        if not 1 <= self.heldout_prompts <= len(tweets.HELDOUT_OPENERS):
+            raise ValueError(f"heldout_prompts must be in [1, {len(tweets.HELDOUT_OPENERS)}], "
+                             f"got {self.heldout_prompts}")
         if not 1 <= self.eval_prompts <= len(tweets.OPENERS):
             raise ValueError(f"eval_prompts must be in [1, {len(tweets.OPENERS)}] (the openers there are), "
                              f"got {self.eval_prompts}")
@@ -104,7 +108,7 @@ class RLHFSetup:
         full = cls()
         small = dict(iterations=2, batch_size=16)
         return cls(rm_pairs=400, rm_heldout_pairs=200, rm=replace(full.rm, steps=6, batch_size=16),
-                   calibration_samples=64, eval_prompts=8,
+                   calibration_samples=64, eval_prompts=8, heldout_prompts=8,
                    ppo=replace(full.ppo, minibatch_size=8, ppo_epochs=2, **small),
                    pg=replace(full.pg, **small),
                    rloo=replace(full.rloo, iterations=2, prompts_per_iteration=4),
@@ -213,6 +217,18 @@ def rl_prompts(s: SentimentSetup | None = None) -> list[str]:
     """Training prompts for RL: the first few words of training tweets (the SFT prompts)."""
     pairs = tweets.prompt_completion_pairs(corpus(s)["train"], seed=7)
     return sorted({p for p, _ in pairs})
+
+
+def heldout_prompts(rl: RLHFSetup | None = None) -> list[str]:
+    """Prompts no training tweet starts with (``corpus.HELDOUT_OPENERS``): where RL is judged to generalise."""
+    return tweets.heldout_prompts((rl or rl_setup()).heldout_prompts)
+
+
+def training_prompts(n: int, s: SentimentSetup | None = None, seed: int = 0) -> list[str]:
+    """``n`` of the RL training prompts, drawn once (seeded): the same policy on what it trained on."""
+    prompts = rl_prompts(s)
+    pick = torch.randperm(len(prompts), generator=torch.Generator().manual_seed(seed))[:n].tolist()
+    return [prompts[i] for i in sorted(pick)]
 
 
 def evaluation_prompts(n: int | None = None, rl: RLHFSetup | None = None) -> list[str]:
