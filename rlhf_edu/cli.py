@@ -255,16 +255,32 @@ def _add_set(p) -> None:
                         "a changed setting trains new checkpoints, cached under their own key)")
 
 
-def _settings_help(roots, prefixed=()) -> dict:
-    """The settings of a task, with types and defaults at the current run size, as a subcommand's epilog."""
-    from . import overrides
+class _SubcommandParser(argparse.ArgumentParser):
+    """A subcommand's parser; the list of its task's settings is built only when --help shows it
+    (building it imports the task's pipeline, which no other command line should pay for)."""
 
-    try:
-        listing = overrides.help_text(roots(), prefixed)
-    except ValueError as e:  # e.g. a bad $RLHF_EDU_SIZE: the command itself will say so
-        listing = f"  (not listed: {e})"
-    return {"epilog": "settings (--set FIELD=VALUE; a tuple as comma-separated values):\n" + listing,
-            "formatter_class": argparse.RawDescriptionHelpFormatter}
+    def __init__(self, *args, settings=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._settings = settings
+
+    def format_help(self) -> str:
+        if self._settings is not None and self.epilog is None:
+            self.epilog = self._settings()
+        return super().format_help()
+
+
+def _settings_help(command: str, roots, prefixed=()) -> dict:
+    """The settings ``command`` reads, with types and defaults at the current run size, as its epilog."""
+    def listing() -> str:
+        from . import overrides
+
+        try:
+            text = overrides.help_text(roots(), prefixed, hide=[pattern for pattern, _ in not_read(command)])
+        except ValueError as e:  # e.g. a bad $RLHF_EDU_SIZE: the command itself will say so
+            text = f"  (not listed: {e})"
+        return "settings (--set FIELD=VALUE; a tuple as comma-separated values):\n" + text
+
+    return {"settings": listing, "formatter_class": argparse.RawDescriptionHelpFormatter}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -272,13 +288,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     ap = argparse.ArgumentParser(prog="rlhf-edu", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = ap.add_subparsers(dest="command", required=True)
+    sub = ap.add_subparsers(dest="command", required=True, parser_class=_SubcommandParser)
     p = sub.add_parser("examples", help="print every worked number of the story")
     p.set_defaults(func=cmd_examples)
     p = sub.add_parser("figures", help="regenerate the PNG figures")
     p.add_argument("--out", default="figures")
     p.set_defaults(func=cmd_figures)
-    p = sub.add_parser("sentiment", help="the whole tweet-sentiment RLHF pipeline", **_settings_help(_sentiment_roots))
+    p = sub.add_parser("sentiment", help="the whole tweet-sentiment RLHF pipeline",
+                       **_settings_help("sentiment", _sentiment_roots))
     _add_set(p)
     p.add_argument("--out", default="runs/sentiment", help="folder for the PNG curves (default: %(default)s)")
     p.add_argument("--retrain", action="store_true", help="ignore cached checkpoints and train every stage")
@@ -287,7 +304,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the fine-tuning algorithm after SFT and the reward model (default: %(default)s)")
     p.set_defaults(func=cmd_sentiment)
     p = sub.add_parser("compare", help="notebook 12's table: every algorithm under one budget",
-                       **_settings_help(_sentiment_roots))
+                       **_settings_help("compare", _sentiment_roots))
     _add_set(p)
     p.add_argument("--out", default="runs/compare", help="folder for the frontier plot (default: %(default)s)")
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
@@ -295,7 +312,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="only these algorithms (default: all of %(choices)s)")
     p.set_defaults(func=cmd_compare)
     p = sub.add_parser("summarize", help="RLHF for TL;DR summaries (SFT -> reward model -> PPO)",
-                       **_settings_help(_summary_roots, ("rounds",)))
+                       **_settings_help("summarize", _summary_roots, ("rounds",)))
     _add_set(p)
     p.add_argument("--out", default="runs/summarize", help="folder for the PNG curves (default: %(default)s)")
     p.add_argument("--retrain", action="store_true", help="ignore cached checkpoints (offline task)")

@@ -191,8 +191,9 @@ class GPT(nn.Module):
         Returns (logits (B, T, vocab), past_kv) or, with return_hidden, (hidden (B, T, d), past_kv).
         """
         B, T = idx.shape
-        if idx.numel() and (int(idx.min()) < 0 or int(idx.max()) >= self.config.vocab_size):
-            raise ValueError(f"idx holds token ids in [{int(idx.min())}, {int(idx.max())}], outside the vocabulary "
+        lo, hi = (int(v) for v in torch.aminmax(idx)) if idx.numel() else (0, 0)
+        if lo < 0 or hi >= self.config.vocab_size:
+            raise ValueError(f"idx holds token ids in [{lo}, {hi}], outside the vocabulary "
                              f"[0, {self.config.vocab_size - 1}] (vocab_size={self.config.vocab_size}): was it "
                              f"encoded with another tokenizer?")
         past_len = 0 if past_kv is None else past_kv.length

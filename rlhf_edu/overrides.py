@@ -16,8 +16,11 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 import types
 import typing
+
+from .stages import with_max_new_tokens
 
 
 def _hints(obj) -> dict:
@@ -111,10 +114,7 @@ def _rebuild(obj, changes: dict):
     ``replace`` per dataclass, so each config checks its final values together (batch_size with
     minibatch_size, say), not one --set at a time."""
     if "max_new_tokens" in changes and hasattr(obj, "ppo"):  # the task's: every RL config follows it
-        for f in dataclasses.fields(obj):
-            sub = getattr(obj, f.name)
-            if dataclasses.is_dataclass(sub) and hasattr(sub, "max_new_tokens"):
-                changes.setdefault(f.name, {}).setdefault("max_new_tokens", changes["max_new_tokens"])
+        obj = with_max_new_tokens(obj, changes.pop("max_new_tokens"))
     new = {name: _rebuild(getattr(obj, name), v) if isinstance(v, dict) else v for name, v in changes.items()}
     return dataclasses.replace(obj, **new)
 
@@ -161,10 +161,12 @@ def apply(roots: dict, assignments: list[str], prefixed=()) -> dict:
     return out
 
 
-def help_text(roots: dict, prefixed=()) -> str:
+def help_text(roots: dict, prefixed=(), hide=()) -> str:
     """Every setting with its type and default, for ``--help`` (an RL config's ``max_new_tokens``
-    follows the task's and is left out; so are settings of a type the command line cannot give)."""
+    follows the task's and is left out; so are settings of a type the command line cannot give, and
+    those whose path matches a regular expression of ``hide``)."""
     rows = [(p, t, v) for p, t, v in settable(roots, prefixed)
-            if not (p.count(".") == 1 and p.endswith(".max_new_tokens")) and not t.startswith("dict")]
+            if not (p.count(".") == 1 and p.endswith(".max_new_tokens")) and not t.startswith("dict")
+            and not any(re.match(pattern, p) for pattern in hide)]
     width = max(len(p) for p, _, _ in rows)
     return "\n".join(f"  {p:<{width}}  {t:<20} {v!r}" for p, t, v in rows)

@@ -129,8 +129,7 @@ def log_record(it: int, ro, beta: float, lr: float, t_start: float, t_update: fl
 def report(bar, history: list, log: dict, callback=None, batch=None) -> None:
     """Keep the iteration's log, show score and KL on the progress bar, call ``callback(log, batch)``."""
     history.append(log)
-    if "score" in log and "kl_k1" in log:
-        bar.set_postfix(score=f"{log['score']:.2f}", kl=f"{log['kl_k1']:.2f}")
+    bar.set_postfix(score=f"{log['score']:.2f}", kl=f"{log['kl_k1']:.2f}")
     if callback is not None:
         callback(log, batch)
 

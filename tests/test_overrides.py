@@ -133,3 +133,11 @@ def test_cli_bad_set_is_one_line_naming_the_valid_fields(tiny_cli, capsys):
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "no field 'bta'" in err and "beta" in err
     assert not (tiny_cli / "cache").exists() or not any((tiny_cli / "cache").iterdir())  # nothing trained
+
+
+def test_help_lists_only_the_settings_a_command_reads(capsys):
+    with pytest.raises(SystemExit):
+        cli.main(["compare", "--help"])
+    listed = {line.split()[0] for line in capsys.readouterr().out.split("settings (--set")[1].splitlines()[1:]}
+    assert {"ppo.lr", "compare_iterations", "rm.steps"} <= listed
+    assert not listed & {"ppo.beta", "ppo.seed", "grpo.iterations", "sweep.lr", "sweep_betas"}
