@@ -13,7 +13,8 @@ The core, in the order of the story:
 - ``reward_model``    the Bradley-Terry reward model and its calibration
 - ``rollout``         sample completions and score them (shared by every RL loop)
 - ``rl``              what every RL trainer shares: base config, freezing, prompt picking, lr schedule,
-                      optimiser step, log keys, masked statistics and the leave-one-out baseline
+                      optimiser step, log keys, masked statistics, the leave-one-out baseline, and the
+                      healthy ranges of clip fraction and approx-KL (a warning when a run leaves them)
 - ``policy_gradient`` RLHF with the vanilla policy-gradient loop
 - ``ppo``             RLHF with PPO (the PPO loss is ``ppo_losses``)
 - ``rloo``            REINFORCE with the leave-one-out baseline (Ahmadian et al., 2024)
@@ -22,6 +23,8 @@ The core, in the order of the story:
 - ``algorithms``      the registry: name -> config, trainer, display name, whether it samples
 - ``evaluation``      sampling for evaluation, text metrics, the metrics table (shared by both tasks)
 - ``stats``           confidence intervals over seeds x prompts, paired differences, a common KL
+- ``best_of_n``       best-of-n with the reward model (no training): one rollout gives a whole curve, and its KL
+- ``overoptimization`` Gao et al.'s gold reward against sqrt(KL): the two fits, R^2, their peaks
 - ``stages``          run size, the on-disk cache, stages trained once (shared by both tasks)
 - ``overrides``       ``--set FIELD=VALUE``: any setting changed from the command line, typed and checked
 - ``files``           reading a dataset's rows from the Hub or local files

@@ -15,6 +15,7 @@ from matplotlib.figure import Figure
 
 from rlhf_edu import examples as E
 from rlhf_edu import formulas as F
+from rlhf_edu import rl
 
 BLUE, ORANGE, GREEN, RED, GREY = "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#7f7f7f"
 
@@ -259,11 +260,44 @@ def plot_rl_history(history: list[dict], keys=("score", "kl_k1", "total_reward")
         ax.plot(its, [h[key] for h in history], marker=".")
         label = RL_LABELS.get(key)
         ax.set(title=f"{label} [{key}]" if label else key, xlabel="iteration")
+        healthy_band(ax, key)
         style_grid(ax)
     for ax in list(axes.flat)[n:]:
         ax.axis("off")
     if title:
         fig.suptitle(title)
+    return fig
+
+
+def healthy_band(ax, key: str) -> None:
+    """Shade the healthy range of a diagnostic (``rl.HEALTHY_MAX``; nothing for other keys), its limit dashed."""
+    if key in rl.HEALTHY_MAX:
+        limit = rl.HEALTHY_MAX[key]
+        ax.axhspan(0, limit, color=GREEN, alpha=0.12, lw=0)
+        ax.axhline(limit, color=GREEN, ls="--", lw=1, label=f"healthy: <= {limit}")
+        ax.legend(fontsize=7, loc="upper right")
+
+
+def plot_health(runs: dict[str, list[dict]]) -> Figure:
+    """Clip fraction and approx-KL of several runs against the healthy ranges, one line per run.
+
+    The dotted line is the first half's healthy mean (``rl.HEALTHY_FIRST_HALF``), the shaded band every
+    iteration's (``rl.HEALTHY_MAX``). A log scale: a too-hot run and a healthy one differ by orders of magnitude.
+    """
+    fig = Figure(figsize=(11, 3.6), layout="constrained")
+    for ax, key in zip(fig.subplots(1, 2), rl.HEALTHY_MAX):
+        for name, history in runs.items():
+            values = [h[key] for h in history if key in h]
+            if values:
+                ax.plot(range(len(values)), [max(v, 1e-5) for v in values], marker=".", label=name)
+        limit = rl.HEALTHY_MAX[key]
+        ax.axhspan(1e-5, limit, color=GREEN, alpha=0.12, lw=0)
+        ax.axhline(limit, color=GREEN, ls="--", lw=1, label=f"every iteration <= {limit}")
+        ax.axhline(rl.HEALTHY_FIRST_HALF[key], color=GREEN, ls=":", lw=1,
+                   label=f"first-half mean <= {rl.HEALTHY_FIRST_HALF[key]}")
+        ax.set(yscale="log", xlabel="iteration", title=f"{rl.DIAGNOSTIC_NAMES[key]} [{key}]")
+        ax.legend(fontsize=7)
+        style_grid(ax)
     return fig
 
 

@@ -27,7 +27,18 @@ import torch
 from . import formulas
 from .model import GPT, response_logprobs
 from .optim import adamw
-from .rl import RLConfig, freeze, learning_rate, log_record, optimizer_step, pick_prompts, progress_bar, report, set_lr
+from .rl import (
+    RLConfig,
+    approx_kl_to_sampler,
+    freeze,
+    learning_rate,
+    log_record,
+    optimizer_step,
+    pick_prompts,
+    progress_bar,
+    report,
+    set_lr,
+)
 from .rollout import collect_rollout
 
 
@@ -82,8 +93,10 @@ def train_policy_gradient(policy: GPT, reference: GPT, reward_model, tokenizer, 
         policy.eval()  # dropout off: the log-probs must be those of the sampling policy
         loss = pg_loss(policy, ro, adv, cfg.temperature)
         optimizer_step(opt, loss, policy.parameters(), cfg.max_grad_norm)
-        # total_reward: the rewards this update used, as computed above (not recomputed for the log)
-        log = log_record(it, ro, cfg.beta, lr, t_start, t_update, loss=loss.item(), total_reward=rewards.mean().item())
+        # total_reward: the rewards this update used, as computed above (not recomputed for the log);
+        # approx_kl: how far this one step moved the policy from the one that sampled the batch
+        log = log_record(it, ro, cfg.beta, lr, t_start, t_update, loss=loss.item(), total_reward=rewards.mean().item(),
+                         approx_kl=approx_kl_to_sampler(policy, ro, cfg.temperature))
         report(bar, history, log, callback, ro)
     policy.eval()
     return policy, history

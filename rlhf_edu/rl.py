@@ -7,7 +7,10 @@
 - the scaffold of a loop: ``freeze`` the reference and reward model, ``pick_prompts`` (k
   consecutive rows per prompt), ``learning_rate`` / ``set_lr`` (linear decay), ``optimizer_step``
   (zero_grad, backward, clip, step), ``log_record`` (the keys every sampling trainer logs) and
-  ``report`` (progress bar, history, callback).
+  ``report`` (progress bar, history, callback, and a warning when the run leaves the healthy ranges);
+- the health of a run: ``approx_kl`` (how far one iteration moved the policy), the healthy ranges
+  of approx-KL and the clip fraction (``HEALTHY_MAX``, ``HEALTHY_FIRST_HALF``; their sources are in
+  ``docs/ppo-checklist.md``) and ``health`` (a run's log read against them).
 
 The loops themselves stay in ``ppo.py``, ``policy_gradient.py``, ``rloo.py``, ``grpo.py`` and
 ``dpo.py``: read any of them top to bottom.
@@ -16,6 +19,7 @@ The loops themselves stay in ``ppo.py``, ``policy_gradient.py``, ``rloo.py``, ``
 from __future__ import annotations
 
 import time
+import warnings
 from dataclasses import dataclass
 
 import torch
@@ -127,9 +131,13 @@ def log_record(it: int, ro, beta: float, lr: float, t_start: float, t_update: fl
 
 
 def report(bar, history: list, log: dict, callback=None, batch=None) -> None:
-    """Keep the iteration's log, show score and KL on the progress bar, call ``callback(log, batch)``."""
+    """Keep the iteration's log, show score and KL on the progress bar, call ``callback(log, batch)``.
+
+    Warns (``UnhealthyRunWarning``, once per diagnostic and run) when the log leaves the healthy ranges.
+    """
     history.append(log)
     bar.set_postfix(score=f"{log['score']:.2f}", kl=f"{log['kl_k1']:.2f}")
+    warn_if_unhealthy(history, bar.total)
     if callback is not None:
         callback(log, batch)
 
@@ -139,3 +147,88 @@ def progress_bar(total: int, desc: str, progress: bool):
     from tqdm import tqdm
 
     return tqdm(range(total), desc=desc, disable=not progress)
+
+
+# ---------------------------------------------------------------- the health of a run
+
+# Healthy ranges of the two update diagnostics (what they mean and the sources: docs/ppo-checklist.md).
+# clip_frac: share of real tokens whose ratio pi_new / pi_old left [1 - eps, 1 + eps] during the
+# iteration's updates; approx_kl: k3 between the sampling policy and the updated one, per token.
+# Every iteration should stay under HEALTHY_MAX; over the first half of a run, before an annealed
+# learning rate has shrunk the steps (a whole-run mean hides a hot start), the means under HEALTHY_FIRST_HALF.
+HEALTHY_MAX = {"clip_frac": 0.3, "approx_kl": 0.05}
+HEALTHY_FIRST_HALF = {"clip_frac": 0.15, "approx_kl": 0.02}
+DIAGNOSTIC_NAMES = {"clip_frac": "clip fraction", "approx_kl": "approx-KL"}
+ADVICE = "the learning rate is probably too high (or too many epochs reuse each batch)"
+
+
+class UnhealthyRunWarning(UserWarning):
+    """A run's clip fraction or approx-KL left the healthy ranges (``HEALTHY_MAX``, ``HEALTHY_FIRST_HALF``)."""
+
+
+def approx_kl(new_logp, old_logp, mask) -> float:
+    """k3 estimate of KL(pi_old || pi_new) per real token: the mean of (r - 1) - log r, r = pi_new / pi_old.
+
+    Each term is >= 0; the same estimator PPO and GRPO log from their ratios. Policy gradient and RLOO
+    take one step per batch and log it after the step: how far that iteration moved the policy.
+    """
+    log_ratio = (new_logp - old_logp) * mask
+    return masked_mean(torch.expm1(log_ratio) - log_ratio, mask).item()
+
+
+def approx_kl_to_sampler(policy, ro, temperature: float = 1.0) -> float:
+    """``approx_kl`` between the policy that sampled rollout ``ro`` and ``policy`` as it is now, on ``ro``'s
+    tokens: what one-step trainers log after their step. A forward pass without gradient, no randomness."""
+    from .model import response_logprobs
+
+    with torch.no_grad():
+        new_logp = response_logprobs(policy, ro.sequences, ro.attention_mask, ro.prompt_len, temperature)
+    return approx_kl(new_logp, ro.logprobs, ro.response_mask.float())
+
+
+def health(history: list[dict], total: int | None = None) -> dict[str, dict]:
+    """A run's diagnostics against the healthy ranges: {key: {max, at, first_half_mean, healthy}}.
+
+    Only the keys the run logs (PPO and GRPO: both; policy gradient and RLOO: approx-KL). ``total``:
+    the run's planned iterations (default: as many as logged); the first half is its first total // 2.
+    """
+    out = {}
+    half = max(1, (total or len(history)) // 2)
+    for key, limit in HEALTHY_MAX.items():
+        values = [h[key] for h in history if key in h]
+        if not values:
+            continue
+        first = values[:half]
+        peak = max(values)
+        mean = sum(first) / len(first)
+        out[key] = {"max": peak, "at": values.index(peak), "first_half_mean": mean,
+                    "healthy": peak <= limit and mean <= HEALTHY_FIRST_HALF[key]}
+    return out
+
+
+def health_report(history: list[dict], total: int | None = None) -> str:
+    """``health`` in words, one line per diagnostic."""
+    lines = []
+    for key, h in health(history, total).items():
+        verdict = "healthy" if h["healthy"] else "OUTSIDE the healthy range"
+        lines.append(f"{DIAGNOSTIC_NAMES[key]}: max {h['max']:.3f} (iteration {h['at']}; healthy <= "
+                     f"{HEALTHY_MAX[key]}), first-half mean {h['first_half_mean']:.3f} (healthy <= "
+                     f"{HEALTHY_FIRST_HALF[key]}): {verdict}")
+    return "\n".join(lines)
+
+
+def warn_if_unhealthy(history: list[dict], total: int | None = None) -> None:
+    """Warn, in words, the first time a run's newest log leaves ``HEALTHY_MAX``, and once when its first half ends
+    with a mean above ``HEALTHY_FIRST_HALF``."""
+    log = history[-1]
+    for key, limit in HEALTHY_MAX.items():
+        if key in log and log[key] > limit and all(h[key] <= limit for h in history[:-1]):
+            warnings.warn(f"{DIAGNOSTIC_NAMES[key]} {log[key]:.3f} at iteration {log['iteration']} (healthy: <= "
+                          f"{limit} every iteration): {ADVICE}", UnhealthyRunWarning, stacklevel=3)
+    if total and len(history) == max(1, total // 2):
+        for key, limit in HEALTHY_FIRST_HALF.items():
+            if key in log:
+                mean = sum(h[key] for h in history) / len(history)
+                if mean > limit:
+                    warnings.warn(f"mean {DIAGNOSTIC_NAMES[key]} {mean:.3f} over the first {len(history)} iterations "
+                                  f"(healthy: <= {limit}): {ADVICE}", UnhealthyRunWarning, stacklevel=3)

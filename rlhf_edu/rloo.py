@@ -31,6 +31,7 @@ from .optim import adamw
 from .policy_gradient import pg_loss
 from .rl import (
     RLConfig,
+    approx_kl_to_sampler,
     freeze,
     learning_rate,
     leave_one_out,
@@ -98,6 +99,8 @@ def train_rloo(policy: GPT, reference: GPT, reward_model, tokenizer, prompts: li
         # REINFORCE: the policy-gradient loss of notebook 08, generated tokens only, sampling temperature.
         loss = pg_loss(policy, ro, advantages, cfg.temperature)
         optimizer_step(opt, loss, policy.parameters(), cfg.max_grad_norm)
-        report(bar, history, log_record(it, ro, cfg.beta, lr, t_start, t_update, loss=loss.item()), callback, ro)
+        log = log_record(it, ro, cfg.beta, lr, t_start, t_update, loss=loss.item(),
+                         approx_kl=approx_kl_to_sampler(policy, ro, cfg.temperature))  # how far the step moved it
+        report(bar, history, log, callback, ro)
     policy.eval()
     return policy, history

@@ -1,5 +1,7 @@
 """rl.py: what every RL trainer shares, tested once here instead of five times."""
 
+import warnings
+
 import pytest
 import torch
 from tiny import PROMPTS, TOK, tiny, tiny_reward_model
@@ -74,6 +76,8 @@ def test_every_sampling_trainer_logs_the_shared_keys(name):
     assert len(hist) == 2
     for h in hist:
         assert SHARED <= set(h), SHARED - set(h)
+        # every sampling trainer reports how far an iteration moved the policy (read against rl.HEALTHY_MAX)
+        assert h["approx_kl"] >= 0 and h["approx_kl"] < 1
         assert h["beta"] == cfg.beta and h["lr"] == rl.learning_rate(cfg, h["iteration"], 2)
     # The schedule reaches the optimiser: annealed and constant runs part after the first iteration.
     weights = {}
@@ -83,3 +87,75 @@ def test_every_sampling_trainer_logs_the_shared_keys(name):
                    algo.config(iterations=2, max_new_tokens=4, anneal_lr=anneal, **small), progress=False)
         weights[anneal] = policy.wte.weight.detach().clone()
     assert not torch.equal(weights[True], weights[False])
+
+
+# ---------------------------------------------------------------- the health of a run
+
+
+def test_approx_kl_is_k3_over_real_tokens_only():
+    old = torch.tensor([[-1.0, -2.0, -3.0], [-0.5, -1.5, -9.0]])
+    mask = torch.tensor([[1.0, 1.0, 1.0], [1.0, 1.0, 0.0]])
+    assert rl.approx_kl(old, old, mask) == 0.0
+    new = old + torch.tensor([[0.1, -0.2, 0.3], [0.0, 0.5, 50.0]])  # junk at the pad must not count
+    d = torch.tensor([0.1, -0.2, 0.3, 0.0, 0.5])
+    assert rl.approx_kl(new, old, mask) == pytest.approx(((d.exp() - 1) - d).mean().item(), rel=1e-6)
+
+
+def test_one_step_trainers_log_the_step_they_took():
+    """approx_kl_to_sampler measures the policy after its step against the rollout's log-probs: 0 before."""
+    from rlhf_edu.rollout import collect_rollout
+
+    policy = tiny()
+    ro = collect_rollout(policy, frozen_copy(policy), tiny_reward_model(), TOK, PROMPTS[:4], 4, 1.0,
+                         torch.Generator().manual_seed(0))
+    assert rl.approx_kl_to_sampler(policy, ro) == pytest.approx(0.0, abs=1e-6)
+    with torch.no_grad():
+        policy.wte.weight.add_(0.05 * torch.randn(policy.wte.weight.shape, generator=torch.Generator().manual_seed(1)))
+    assert rl.approx_kl_to_sampler(policy, ro) > 1e-4
+
+
+def _history(clip, kl):
+    return [{"iteration": i, "clip_frac": c, "approx_kl": k} for i, (c, k) in enumerate(zip(clip, kl))]
+
+
+def test_health_reads_the_peak_and_the_first_half_mean():
+    calm = _history([0.1, 0.05, 0.02, 0.01], [0.01, 0.005, 0.001, 0.0])
+    h = rl.health(calm)
+    assert h["clip_frac"]["healthy"] and h["approx_kl"]["healthy"]
+    assert h["clip_frac"]["max"] == 0.1 and h["clip_frac"]["at"] == 0
+    assert h["clip_frac"]["first_half_mean"] == pytest.approx(0.075)
+    hot_start = _history([0.38, 0.2, 0.0, 0.0], [0.18, 0.04, 0.0, 0.0])   # a whole-run mean would hide it
+    h = rl.health(hot_start)
+    assert not h["clip_frac"]["healthy"] and not h["approx_kl"]["healthy"]
+    assert "OUTSIDE" in rl.health_report(hot_start) and "iteration 0" in rl.health_report(hot_start)
+    # under every maximum, but the first half's mean is too high
+    assert not rl.health(_history([0.25, 0.25, 0.0, 0.0], [0.01] * 4))["clip_frac"]["healthy"]
+    # a one-step trainer logs approx-KL only
+    assert set(rl.health([{"iteration": 0, "approx_kl": 0.001}])) == {"approx_kl"}
+
+
+class _Bar:
+    total = 4
+
+    def set_postfix(self, **kw):
+        pass
+
+
+def test_report_warns_once_in_words_when_a_run_leaves_the_healthy_ranges():
+    logs = _history([0.38, 0.35, 0.1, 0.1], [0.01, 0.01, 0.01, 0.01])
+    history = []
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for log in logs:
+            rl.report(_Bar(), history, {**log, "score": 0.0, "kl_k1": 0.0})
+    messages = [str(w.message) for w in caught if w.category is rl.UnhealthyRunWarning]
+    # once at iteration 0 (not again at 1), once for the first half's mean clip fraction
+    assert len(messages) == 2, messages
+    assert messages[0].startswith("clip fraction 0.380 at iteration 0") and "learning rate" in messages[0]
+    assert messages[1].startswith("mean clip fraction 0.365 over the first 2 iterations")
+    history = []
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for log in _history([0.1] * 4, [0.01] * 4):
+            rl.report(_Bar(), history, {**log, "score": 0.0, "kl_k1": 0.0})
+    assert not [w for w in caught if w.category is rl.UnhealthyRunWarning]
