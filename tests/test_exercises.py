@@ -7,6 +7,7 @@ import importlib.util
 import inspect
 import io
 import json
+import math
 import pathlib
 import time
 
@@ -33,7 +34,7 @@ def run(name, fn):
 # ---------------------------------------------------------------- coverage of the issue's list
 
 
-def test_every_notebook_01_to_09_has_its_exercises():
+def test_every_notebook_01_to_12_has_its_exercises():
     wanted = {
         "01": {"sequence_logprob", "discounted_returns"},
         "02": {"bradley_terry_prob", "reward_model_loss"},
@@ -44,6 +45,9 @@ def test_every_notebook_01_to_09_has_its_exercises():
         "07": {"sequence_reward"},
         "08": {"pg_loss"},
         "09": {"token_rewards", "gae", "whiten", "ppo_policy_loss", "ppo_value_loss", "leave_one_out"},
+        "10": {"kl_regularised_objective", "optimal_policy"},
+        "11": {"judge_agreement", "crossed_variance_of_mean"},
+        "12": {"dpo_loss", "grpo_advantages", "best_of_n"},
     }
     assert exercises.NOTEBOOKS == tuple(wanted)
     for nb, names in wanted.items():
@@ -54,8 +58,9 @@ def test_every_notebook_01_to_09_has_its_exercises():
 
 def test_for_notebook_accepts_several_spellings():
     assert for_notebook("09") == for_notebook("9") == for_notebook(9) == for_notebook("09_rlhf_ppo")
+    assert for_notebook("12") == for_notebook(12) == for_notebook("12_which_algorithm")
     with pytest.raises(ValueError):
-        for_notebook("10")
+        for_notebook("13")
 
 
 def test_each_check_is_exposed_with_its_statement():
@@ -168,6 +173,69 @@ def _kl_rewards_over_pads(scores, logp, ref_logp, mask, beta):
     last = (torch.arange(mask.shape[1]) * mask).argmax(1)
     r[torch.arange(len(scores)), last] += scores
     return r
+
+
+def _objective_kl_by_log_ratio(policy_probs, ref_probs, rewards, beta):
+    return (policy_probs * rewards).sum(-1) - beta * (policy_probs * (policy_probs / ref_probs).log()).sum(-1)
+
+
+def _objective_summed_over_batch(policy_probs, ref_probs, rewards, beta):
+    kl = torch.xlogy(policy_probs, policy_probs) - torch.xlogy(policy_probs, ref_probs)
+    return (policy_probs * rewards).sum() - beta * kl.sum()
+
+
+def _optimal_by_exp(ref_probs, rewards, beta):
+    w = torch.exp(torch.log(ref_probs) + rewards / beta)
+    return w / w.sum(-1, keepdim=True)
+
+
+def _agreement_loops(rm_scores, judge_values, k, across_posts=False, tie_agrees=False):
+    n = len(rm_scores)
+    agree = pairs = 0
+    for a in range(n):
+        for b in range(n):
+            if not across_posts and a // k != b // k:
+                continue
+            if judge_values[a] > judge_values[b]:
+                pairs += 1
+                agree += bool(rm_scores[a] >= rm_scores[b]) if tie_agrees else bool(rm_scores[a] > rm_scores[b])
+    return agree / max(pairs, 1), pairs
+
+
+def _agreement_no_guard(rm_scores, judge_values, k):
+    s, v = rm_scores.view(-1, k), judge_values.view(-1, k)
+    judged = v[:, :, None] > v[:, None, :]
+    return (judged & (s[:, :, None] > s[:, None, :])).sum() / judged.sum(), judged.sum()
+
+
+def _crossed_without_clip(values):
+    S, P = values.shape
+    seed_m, post_m, grand = values.mean(1), values.mean(0), values.mean()
+    resid = values - seed_m[:, None] - post_m[None, :] + grand
+    ms_noise = (resid**2).sum() / ((S - 1) * (P - 1))
+    return (P * seed_m.var() + S * post_m.var() - ms_noise) / (S * P)
+
+
+def _grpo_sample_std(scores, group_size, eps=1e-4):
+    g = scores.view(-1, group_size)
+    return ((g - g.mean(1, keepdim=True)) / (g.std(1, keepdim=True) + eps)).reshape(-1)
+
+
+def _grpo_whole_batch(scores, group_size, eps=1e-4):
+    return (scores - scores.mean()) / (scores.std(correction=0) + eps)
+
+
+def _grpo_plain(scores, group_size, eps=1e-4):
+    g = scores.view(-1, group_size)
+    return ((g - g.mean(1, keepdim=True)) / (g.std(1, correction=0, keepdim=True) + eps)).reshape(-1)
+
+
+def _bon_local_index(scores, n):
+    return scores.view(-1, n).max(dim=1).indices, math.log(n) - (n - 1) / n
+
+
+def _bon_log_n(scores, n):
+    return solutions.best_of_n(scores, n)[0], math.log(n)
 
 
 def _loo_with_self(scores, k):
@@ -293,6 +361,41 @@ WRONG = {
         (_loo_with_self, "leave the sample out"),  # a baseline that includes the sample
         (_loo_whole_batch, "own prompt"),
     ],
+    "kl_regularised_objective": [
+        (_objective_kl_by_log_ratio, "0 log 0"),
+        (lambda pi, ref, r, b: (pi * r).sum(-1) - b * (ref * (ref / pi.clamp(min=1e-12)).log()).sum(-1), "policy's answers"),
+        (_objective_summed_over_batch, "last axis"),
+    ],
+    "optimal_policy": [
+        (_optimal_by_exp, "overflow"),
+        (lambda ref, r, b: torch.softmax(torch.log(ref) - r / b, -1), "exp(r / beta)"),
+        (lambda ref, r, b: torch.softmax(r / b, -1), "pi_ref"),
+    ],
+    "judge_agreement": [
+        (lambda s, v, k: _agreement_loops(s, v, k, across_posts=True), "same post"),
+        (lambda s, v, k: _agreement_loops(s, v, k, tie_agrees=True), "tie"),
+        (_agreement_no_guard, "0 / 0"),
+    ],
+    "crossed_variance_of_mean": [
+        (lambda v: v.flatten().var() / v.numel(), "not independent"),
+        (lambda v: v.mean(1).std() ** 2 / v.shape[0], "posts' part"),
+        (_crossed_without_clip, "clip"),
+    ],
+    "dpo_loss": [
+        (lambda pc, pr, rc, rr, b: torch.log(1 + torch.exp(-b * ((pc - rc) - (pr - rr)))), "logsigmoid"),
+        (lambda pc, pr, rc, rr, b: -F.logsigmoid(b * ((pr - rr) - (pc - rc))), "chosen answer should win"),
+        (lambda pc, pr, rc, rr, b: -F.logsigmoid(b * (pc - pr)), "reference"),
+    ],
+    "grpo_advantages": [
+        (_grpo_sample_std, "population std"),
+        (_grpo_whole_batch, "own group"),
+        (_grpo_plain, "0 / 0"),
+    ],
+    "best_of_n": [
+        (lambda s, n: (s.argmax(), math.log(n) - (n - 1) / n), "per prompt"),
+        (_bon_local_index, "row"),
+        (_bon_log_n, "log n - (n - 1) / n"),
+    ],
 }
 WRONG_IDS = [(name, i) for name, fns in WRONG.items() for i in range(len(fns))]
 
@@ -352,7 +455,47 @@ def _causal_from_loops(attention_mask):
     return out
 
 
+def _objective_where(policy_probs, ref_probs, rewards, beta):
+    terms = torch.where(policy_probs > 0, policy_probs * torch.log(policy_probs / ref_probs), torch.zeros_like(policy_probs))
+    return (policy_probs * rewards - beta * terms).sum(-1)
+
+
+def _optimal_shifted(ref_probs, rewards, beta):
+    x = torch.log(ref_probs) + rewards / beta
+    w = torch.exp(x - x.max(-1, keepdim=True).values)
+    return w / w.sum(-1, keepdim=True)
+
+
+def _grpo_loops(scores, group_size, eps=1e-4):
+    out = []
+    for group in scores.split(group_size):
+        mean = group.mean()
+        std = ((group - mean) ** 2).mean().sqrt()
+        out.append(torch.zeros_like(group) if std == 0 else (group - mean) / (std + eps))
+    return torch.cat(out)
+
+
+def _crossed_by_var(values):
+    S, P = values.shape
+    seed_m, post_m = values.mean(1), values.mean(0)
+    resid = values - seed_m[:, None] - post_m[None, :] + values.mean()
+    ms_noise = (resid**2).sum() / ((S - 1) * (P - 1))
+    return (P * seed_m.var() + max(S * post_m.var() - ms_noise, 0)) / (S * P)
+
+
+def _best_of_n_by_max(scores, n):
+    best = scores.reshape(-1, n).max(dim=1).indices
+    return best + n * torch.arange(len(best)), math.log(n) - 1 + 1 / n
+
+
 ALTERNATIVES = {
+    "kl_regularised_objective": _objective_where,
+    "optimal_policy": _optimal_shifted,
+    "judge_agreement": _agreement_loops,
+    "crossed_variance_of_mean": _crossed_by_var,
+    "dpo_loss": lambda pc, pr, rc, rr, b: F.softplus(-b * ((pc - rc) - (pr - rr))),
+    "grpo_advantages": _grpo_loops,
+    "best_of_n": _best_of_n_by_max,
     "ppo_clip_objective": _clip_by_sign,
     "gae": _gae_vectorised,
     "whiten": _whiten_masked_select,
@@ -403,6 +546,67 @@ def test_gae_reference_agrees_with_the_textbook_loop():
         r, v, m, gamma, lam = case.inputs.values()
         for got, want in zip(case.expected, gae_loop(r, v, m, gamma, lam)):
             assert torch.allclose(got, want)
+
+
+def test_optimal_policy_reference_maximises_the_kl_regularised_objective():
+    # The formula is stated, not run, by the package (the dpo module's docstring): prove it is the maximiser.
+    from rlhf_edu import formulas
+    from rlhf_edu.exercises.nb10_12 import optimal_policy_ref
+
+    g = torch.Generator().manual_seed(0)
+    for case in EXERCISES["optimal_policy"].cases():
+        ref, r, beta = case.inputs.values()
+        if not (ref > 0).all():
+            continue  # exact_kl needs pi_ref > 0
+        best = optimal_policy_ref(ref, r, beta)
+        assert torch.equal(best, case.expected)
+        objective = (best * r).sum(-1) - beta * formulas.exact_kl(best, ref)
+        # its value is beta log Z, Z = sum pi_ref exp(r / beta)
+        assert torch.allclose(objective, beta * torch.logsumexp(ref.log() + r / beta, -1), rtol=1e-9, atol=1e-9)
+        for _ in range(5):
+            other = 0.7 * best + 0.3 * torch.softmax(torch.randn(ref.shape, generator=g, dtype=ref.dtype), -1)
+            assert ((other * r).sum(-1) - beta * formulas.exact_kl(other, ref) <= objective + 1e-9).all()
+
+
+def test_judge_agreement_reference_counts_as_the_package(monkeypatch):
+    # tldr.evaluation.rm_judge_agreement counts inside a sampling loop: feed it fixed summaries and scores.
+    from types import SimpleNamespace
+
+    from rlhf_edu.exercises.nb10_12 import judge_agreement_ref
+    from rlhf_edu.tldr import comparisons, evaluation, judge, posts
+
+    sampled = posts.generate_posts(8, seed=5)
+    texts = []
+    for i, post in enumerate(sampled):  # 4 summaries a post: 2 full ones, one missing a fact, one inventing
+        for c in comparisons.comparison_pairs([post], 2, seed=i, reasons=("missing_fact", "hallucination")):
+            texts += [c.chosen, c.rejected]
+    scores = (torch.randn(len(texts), generator=torch.Generator().manual_seed(1)) * 2).round()  # with ties
+    fake = SimpleNamespace(scores=scores, completions=texts)
+    monkeypatch.setattr(evaluation, "collect_rollout", lambda *a, **kw: fake)
+    got = evaluation.rm_judge_agreement(None, None, None, sampled, samples_per_post=4)
+    values = torch.tensor([judge.fact_coverage(p, t) - judge.hallucination(p, t)
+                           for j, p in enumerate(sampled) for t in texts[4 * j: 4 * j + 4]], dtype=torch.float64)
+    agreement, pairs = judge_agreement_ref(scores, values, 4)
+    assert 0 < pairs < 8 * 6  # some judge ties, some pairs
+    assert (agreement, pairs) == (got["agreement"], got["pairs"])
+
+
+def test_best_of_n_figure_bounds_the_exact_kl():
+    # Beirami et al. (2024): log n - (n - 1) / n bounds KL(best-of-n || pi_ref), exact only as the answers
+    # become continuous. On K distinct-reward answers (sorted by reward), best-of-n picks answer i with
+    # probability F_i^n - F_{i-1}^n, F the cumulative reference probability.
+    from rlhf_edu import formulas
+    from rlhf_edu.exercises.nb10_12 import best_of_n_ref
+
+    for K, n in ((5, 2), (5, 8), (1000, 4)):
+        ref = torch.softmax(torch.randn(K, generator=torch.Generator().manual_seed(K), dtype=torch.float64), -1)
+        cdf = ref.cumsum(0).clamp(max=1.0)
+        bon = cdf**n - torch.cat([torch.zeros(1, dtype=torch.float64), cdf[:-1]]) ** n
+        kl = formulas.exact_kl(bon / bon.sum(), ref).item()
+        bound = best_of_n_ref(torch.zeros(n, dtype=torch.float64), n)[1]
+        assert kl <= bound + 1e-12
+        if K == 1000:
+            assert kl > 0.95 * bound  # near-continuous: the bound is nearly tight
 
 
 # ---------------------------------------------------------------- never raises; readable, stable output

@@ -1,4 +1,4 @@
-"""Graded exercises for notebooks 01-09: a statement, a stub to fill in, and a check that grades it.
+"""Graded exercises for notebooks 01-12: a statement, a stub to fill in, and a check that grades it.
 
 In a notebook::
 
@@ -12,8 +12,8 @@ In a notebook::
 - ``check``       ``check.<name>(fn)`` for every exercise; its docstring is the statement
 - ``grading``     the machinery: cases, comparison, known bugs and their hints, the printed report
 - ``inputs``      seeded tensors, padding masks and tiny models the cases are built from
-- ``nb01_03``, ``nb04_05``, ``nb06_08``, ``nb09``  the exercises of those notebooks, each with its
-  cases and the plausible mistakes it recognises
+- ``nb01_03``, ``nb04_05``, ``nb06_08``, ``nb09``, ``nb10_12``  the exercises of those notebooks, each
+  with its cases and the plausible mistakes it recognises
 - ``solutions``   reference solutions, written as a student would (plain torch)
 - ``__main__``    ``python -m rlhf_edu.exercises FILE`` grades a module or a notebook of answers
 

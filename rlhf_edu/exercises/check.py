@@ -8,7 +8,7 @@ output, and a hint (a specific one when your output matches a known mistake). It
 that still raises ``NotImplementedError`` is reported as "not done yet": a check never raises.
 
 ``help(check.gae)`` shows an exercise's statement. The checks are declared in ``nb01_03.py``,
-``nb04_05.py``, ``nb06_08.py`` and ``nb09.py``.
+``nb04_05.py``, ``nb06_08.py``, ``nb09.py`` and ``nb10_12.py``.
 """
 
 from .nb01_03 import (
@@ -30,6 +30,15 @@ from .nb06_08 import (
                       sequence_reward,
 )
 from .nb09 import gae, leave_one_out, ppo_policy_loss, ppo_value_loss, token_rewards, whiten
+from .nb10_12 import (
+                      best_of_n,
+                      crossed_variance_of_mean,
+                      dpo_loss,
+                      grpo_advantages,
+                      judge_agreement,
+                      kl_regularised_objective,
+                      optimal_policy,
+)
 
 __all__ = [
     "sequence_logprob", "discounted_returns",                                   # 01
@@ -41,4 +50,7 @@ __all__ = [
     "sequence_reward", "reward_model_batch_loss",                               # 07
     "sequence_advantages", "pg_loss",                                           # 08
     "token_rewards", "gae", "whiten", "ppo_policy_loss", "ppo_value_loss", "leave_one_out",  # 09
+    "kl_regularised_objective", "optimal_policy",                               # 10
+    "judge_agreement", "crossed_variance_of_mean",                              # 11
+    "dpo_loss", "grpo_advantages", "best_of_n",                                 # 12
 ]

@@ -181,3 +181,63 @@ def leave_one_out(scores, k):
     groups = scores.view(-1, k)                              # k consecutive rows per prompt
     others_mean = (groups.sum(dim=1, keepdim=True) - groups) / (k - 1)
     return (groups - others_mean).reshape(-1)
+
+
+# ---------------------------------------------------------------- notebook 10
+
+def kl_regularised_objective(policy_probs, ref_probs, rewards, beta):
+    expected_reward = (policy_probs * rewards).sum(dim=-1)
+    # xlogy(p, x) = p * log(x), and 0 where p = 0: an answer the policy never gives costs no KL.
+    kl = (torch.xlogy(policy_probs, policy_probs) - torch.xlogy(policy_probs, ref_probs)).sum(dim=-1)
+    return expected_reward - beta * kl
+
+
+def optimal_policy(ref_probs, rewards, beta):
+    # pi_ref * exp(r / beta) / Z in logs: softmax subtracts the max, so r / beta = 1000 does not overflow.
+    return torch.softmax(torch.log(ref_probs) + rewards / beta, dim=-1)
+
+
+# ---------------------------------------------------------------- notebook 11
+
+def judge_agreement(rm_scores, judge_values, k):
+    s = rm_scores.view(-1, k)                                  # k consecutive rows per post
+    v = judge_values.view(-1, k)
+    judged = v[:, :, None] > v[:, None, :]                      # [post, a, b]: the judge prefers a to b
+    agree = judged & (s[:, :, None] > s[:, None, :])            # ... and so does the reward model
+    pairs = int(judged.sum())
+    return int(agree.sum()) / max(pairs, 1), pairs
+
+
+def crossed_variance_of_mean(values):
+    S, P = values.shape
+    grand = values.mean()
+    seed_means, post_means = values.mean(dim=1), values.mean(dim=0)
+    ms_seed = P * ((seed_means - grand) ** 2).sum() / (S - 1)
+    ms_post = S * ((post_means - grand) ** 2).sum() / (P - 1)
+    residual = values - seed_means[:, None] - post_means[None, :] + grand
+    ms_noise = (residual ** 2).sum() / ((S - 1) * (P - 1))
+    # The shared posts' part can come out negative: clip it; the seed part stays whole.
+    return (ms_seed + torch.clamp(ms_post - ms_noise, min=0)) / (S * P)
+
+
+# ---------------------------------------------------------------- notebook 12
+
+def dpo_loss(policy_chosen_logp, policy_rejected_logp, ref_chosen_logp, ref_rejected_logp, beta):
+    chosen_reward = beta * (policy_chosen_logp - ref_chosen_logp)          # the implicit rewards
+    rejected_reward = beta * (policy_rejected_logp - ref_rejected_logp)
+    return -torch.nn.functional.logsigmoid(chosen_reward - rejected_reward)  # stable at a margin of -1000
+
+
+def grpo_advantages(scores, group_size, eps=1e-4):
+    groups = scores.view(-1, group_size)                       # G consecutive rows per prompt
+    centred = groups - groups.mean(dim=1, keepdim=True)
+    std = groups.std(dim=1, correction=0, keepdim=True)         # the group's own (population) std
+    same = groups.amax(dim=1, keepdim=True) == groups.amin(dim=1, keepdim=True)
+    return torch.where(same, torch.zeros_like(groups), centred / (std + eps)).reshape(-1)
+
+
+def best_of_n(scores, n):
+    groups = scores.view(-1, n)                                 # n consecutive rows per prompt
+    index = groups.argmax(dim=1) + torch.arange(len(groups)) * n  # argmax keeps the first of a tie
+    n = torch.tensor(float(n))
+    return index, (torch.log(n) - (n - 1) / n).item()
