@@ -43,7 +43,7 @@ Teaching helpers:
 - ``show``            a function's source, highlighted, and settings one field a line
 - ``words``           the real-word rate: does the micro model write words?
 - ``explore``         what the live widgets compute on the trained models (tested without a browser)
-- ``exercises/``      graded exercises for notebooks 01-09: checks, solutions, a grading command
+- ``exercises/``      graded exercises for notebooks 01-12: checks, solutions, a grading command
 
 - ``cli``             the ``rlhf-edu`` command line
 """

@@ -101,6 +101,7 @@ def _sentiment_settings(args):
 
 def cmd_sentiment(args) -> int:
     from . import algorithms, plots
+    from . import rl as rl_health
     from .evaluation import side_by_side
     from .model import frozen_copy
     from .sentiment import corpus, evaluation, pipeline
@@ -118,16 +119,17 @@ def cmd_sentiment(args) -> int:
 
     reference = frozen_copy(sft)
     # The headline: prompts no training tweet starts with. Beside it, as many of the RL training prompts.
-    heldout = pipeline.heldout_prompts(rl)
-    sets = {"held-out": heldout, "training": pipeline.training_prompts(len(heldout), s)}
-    table = {}
-    for label, prompts in sets.items():
-        measured = evaluation.compare_policies({"SFT": sft, name: policy}, reference, rm, tok, prompts,
-                                               rl.max_new_tokens, pipeline.vocabulary(s))
-        table.update({f"{model} ({label})": m for model, m in measured.items()})
+    sets = pipeline.prompt_sets(s, rl)
+    heldout = sets["held-out"]
+    measured = evaluation.evaluate_sets({"SFT": sft, name: policy}, reference, rm, tok, sets, rl.max_new_tokens,
+                                        pipeline.vocabulary(s))
+    table = {f"{model} ({label})": m for label, ms in measured.items() for model, (m, _) in ms.items()}
     print(f"\n{len(heldout)} held-out prompts (openers no training tweet starts with) and {len(heldout)} of the RL "
           "training prompts, 4 samples each:")
     print(evaluation.metrics_table(table))
+    if any(key in rl_hist[0] for key in rl_health.HEALTHY_MAX):
+        print(f"\n{name}'s updates against the healthy ranges (docs/ppo-checklist.md):")
+        print(rl_health.health_report(rl_hist))
     print("\nsamples (three held-out prompts, then the story's three training prompts; same seed):\n")
     print(side_by_side({"SFT": sft, name: policy}, tok, heldout[:3] + list(corpus.RL_PROMPTS),
                        max_new_tokens=rl.max_new_tokens))
@@ -154,7 +156,9 @@ def cmd_compare(args) -> int:
     kinds = tuple(args.algos) if args.algos else tuple(compare.NAMES)
     print("equal budgets: " + "; ".join(f"{compare.NAMES[k]} {b}" for k, b in compare.check_setup(rl, kinds).items()))
     runs = compare.compare(s, rl, kinds=kinds, progress=progress, announce=lambda text: print(text, flush=True))
-    print("\n" + compare.table(runs))
+    print(f"\nmeasured on {rl.heldout_prompts} held-out prompts (openers RL never sampled from), the headline; "
+          "judge(tr): the judge on as many training prompts")
+    print(compare.table(runs))
     print("\n" + compare.spread_table(runs, rl))
     print("\njudge positive rate at equal KL (seed 0's runs, linear between two betas):")
     for kl, judge in compare.judge_at_equal_kl(runs).items():

@@ -34,6 +34,9 @@ class RLConfig:
     temperature: float = 1.0       # used for sampling *and* every log-prob (policy and reference)
     lr: float = 3e-4
     anneal_lr: bool = True         # linear decay to 0 over the run
+    # Linear warm-up over the first iterations: Adam's first steps move every weight by about lr
+    # whatever its gradient, so a trainer that takes one large step per batch starts too hot without it.
+    warmup_iterations: int = 0
     beta: float = 0.1              # KL coefficient: how far from the reference the policy may go
     max_grad_norm: float = 1.0
     seed: int = 0
@@ -41,7 +44,8 @@ class RLConfig:
     def __post_init__(self):
         checks = [("max_new_tokens", self.max_new_tokens >= 1, ">= 1"), ("temperature", self.temperature > 0, "> 0"),
                   ("lr", self.lr > 0, "> 0"), ("beta", self.beta >= 0, ">= 0"),
-                  ("max_grad_norm", self.max_grad_norm > 0, "> 0")]
+                  ("max_grad_norm", self.max_grad_norm > 0, "> 0"),
+                  ("warmup_iterations", self.warmup_iterations >= 0, ">= 0")]
         for name, ok, rule in checks:
             if not ok:
                 raise ValueError(f"{name} must be {rule}, got {getattr(self, name)}")
@@ -99,8 +103,12 @@ def pick_prompts(prompts: list[str], n: int, k: int, generator: torch.Generator)
 
 
 def learning_rate(cfg: RLConfig, step: int, total: int) -> float:
-    """``cfg.lr``, decayed linearly to 0 over ``total`` steps when ``cfg.anneal_lr``."""
-    return cfg.lr * (1 - step / total) if cfg.anneal_lr else cfg.lr
+    """``cfg.lr``, decayed linearly to 0 over ``total`` steps when ``cfg.anneal_lr``, and during the first
+    ``cfg.warmup_iterations`` steps scaled by (step + 1) / (warmup_iterations + 1)."""
+    lr = cfg.lr * (1 - step / total) if cfg.anneal_lr else cfg.lr
+    if step < cfg.warmup_iterations:
+        lr *= (step + 1) / (cfg.warmup_iterations + 1)
+    return lr
 
 
 def set_lr(opt, lr: float) -> None:
@@ -217,18 +225,30 @@ def health_report(history: list[dict], total: int | None = None) -> str:
     return "\n".join(lines)
 
 
-def warn_if_unhealthy(history: list[dict], total: int | None = None) -> None:
-    """Warn, in words, the first time a run's newest log leaves ``HEALTHY_MAX``, and once when its first half ends
-    with a mean above ``HEALTHY_FIRST_HALF``."""
-    log = history[-1]
+def new_health_warnings(history: list[dict], total: int | None = None) -> list[str]:
+    """What to warn about after the newest log, in words: a diagnostic leaving ``HEALTHY_MAX`` for the first
+    time in the run, and, when the first half of ``total`` iterations ends, a mean above ``HEALTHY_FIRST_HALF``."""
+    log, messages = history[-1], []
     for key, limit in HEALTHY_MAX.items():
         if key in log and log[key] > limit and all(h[key] <= limit for h in history[:-1]):
-            warnings.warn(f"{DIAGNOSTIC_NAMES[key]} {log[key]:.3f} at iteration {log['iteration']} (healthy: <= "
-                          f"{limit} every iteration): {ADVICE}", UnhealthyRunWarning, stacklevel=3)
+            messages.append(f"{DIAGNOSTIC_NAMES[key]} {log[key]:.3f} at iteration {log['iteration']} (healthy: <= "
+                            f"{limit} every iteration): {ADVICE}")
     if total and len(history) == max(1, total // 2):
         for key, limit in HEALTHY_FIRST_HALF.items():
             if key in log:
                 mean = sum(h[key] for h in history) / len(history)
                 if mean > limit:
-                    warnings.warn(f"mean {DIAGNOSTIC_NAMES[key]} {mean:.3f} over the first {len(history)} iterations "
-                                  f"(healthy: <= {limit}): {ADVICE}", UnhealthyRunWarning, stacklevel=3)
+                    messages.append(f"mean {DIAGNOSTIC_NAMES[key]} {mean:.3f} over the first {len(history)} "
+                                    f"iterations (healthy: <= {limit}): {ADVICE}")
+    return messages
+
+
+def health_warnings(history: list[dict], total: int | None = None) -> list[str]:
+    """Every warning a run's trainer gave (or would give), replayed from its log: for a run loaded from a cache."""
+    return [m for i in range(len(history)) for m in new_health_warnings(history[:i + 1], total)]
+
+
+def warn_if_unhealthy(history: list[dict], total: int | None = None) -> None:
+    """``warnings.warn`` each of ``new_health_warnings`` (``report`` calls this after every iteration)."""
+    for message in new_health_warnings(history, total):
+        warnings.warn(message, UnhealthyRunWarning, stacklevel=3)

@@ -33,6 +33,18 @@ def test_learning_rate_decays_linearly_to_zero_only_when_annealed():
     assert rl.learning_rate(rl.RLConfig(lr=1e-3, anneal_lr=False), 3, 4) == 1e-3
 
 
+def test_warmup_ramps_the_first_steps_then_leaves_the_schedule_alone():
+    from rlhf_edu.rloo import RLOOConfig
+
+    cfg = RLOOConfig(lr=4e-4, warmup_iterations=3)
+    assert [rl.learning_rate(cfg, i, 10) for i in range(5)] == pytest.approx([1e-4, 2e-4, 3e-4, 4e-4, 4e-4])
+    annealed = RLOOConfig(lr=4e-4, anneal_lr=True, warmup_iterations=1)
+    assert rl.learning_rate(annealed, 0, 10) == pytest.approx(2e-4)
+    assert rl.learning_rate(annealed, 5, 10) == pytest.approx(2e-4)  # the decay alone after warm-up
+    with pytest.raises(ValueError, match="warmup_iterations"):
+        RLOOConfig(warmup_iterations=-1)
+
+
 def test_freeze_stops_gradients_and_dropout():
     m = tiny(dropout=0.5).train()
     rl.freeze(m, None)
@@ -148,11 +160,13 @@ def test_report_warns_once_in_words_when_a_run_leaves_the_healthy_ranges():
         warnings.simplefilter("always")
         for log in logs:
             rl.report(_Bar(), history, {**log, "score": 0.0, "kl_k1": 0.0})
+    assert len(history) == 4
     messages = [str(w.message) for w in caught if w.category is rl.UnhealthyRunWarning]
     # once at iteration 0 (not again at 1), once for the first half's mean clip fraction
     assert len(messages) == 2, messages
     assert messages[0].startswith("clip fraction 0.380 at iteration 0") and "learning rate" in messages[0]
     assert messages[1].startswith("mean clip fraction 0.365 over the first 2 iterations")
+    assert rl.health_warnings(history, 4) == messages  # the same words, replayed from a cached run's log
     history = []
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")

@@ -61,7 +61,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m rlhf_edu.exercises", description=__doc__.split("\n\n")[0])
     parser.add_argument("path", nargs="?", help="a .py module or a .ipynb notebook holding the answers")
     parser.add_argument("--solutions", action="store_true", help="grade the reference solutions")
-    parser.add_argument("--notebook", help="only the exercises of this notebook (01-09)")
+    parser.add_argument("--notebook", help="only the exercises of this notebook (01-12)")
     parser.add_argument("--list", action="store_true", help="list the exercises and exit")
     parser.add_argument("--quiet", action="store_true", help="print only the summary")
     args = parser.parse_args(argv)

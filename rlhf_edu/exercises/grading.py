@@ -251,7 +251,7 @@ def _quiet_torch():
 @dataclass
 class Exercise:
     name: str
-    notebook: str               # "01" … "09"
+    notebook: str               # "01" … "12"
     args: str                   # the stub's parameters, e.g. "token_probs"
     doc: str                    # the stub's one-line docstring: shapes in, shapes out
     statement: str              # markdown shown above the stub

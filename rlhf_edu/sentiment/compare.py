@@ -10,6 +10,9 @@ One task, one SFT start, one reward model, one independent judge (VADER), one bu
 - everything else is each algorithm's default (``RLHFSetup.ppo``, ``.pg``, ``.rloo``, ``.grpo``,
   ``.dpo``): learning rate, epochs, group size, clip.
 
+Every run is measured on the held-out prompts (``pipeline.heldout_prompts``: openers RL never
+sampled from), the headline, and on as many training prompts (``Run.training``), beside it.
+
 Each algorithm runs at every beta of ``RLHFSetup.compare_betas[kind]`` for seed 0 (its frontier:
 judge against KL) and at its default beta for every seed of ``SEEDS`` (the spread). Every run is a
 cached stage, so a second call only evaluates. ``compare`` returns the runs; ``table``, ``spread``,
@@ -126,7 +129,8 @@ class Run:
     seed: int | None
     model: object
     history: list = field(default_factory=list)
-    metrics: dict = field(default_factory=dict)
+    metrics: dict = field(default_factory=dict)    # on the held-out prompts: the headline
+    training: dict = field(default_factory=dict)   # the same metrics on as many RL training prompts
     completions: list = field(default_factory=list)  # the evaluation's completions, for reading
     budget: int = 0  # completions sampled to train (on-policy) or pairs read (DPO), counted from the log
 
@@ -163,12 +167,12 @@ def compare(s: pipeline.SentimentSetup | None = None, rl: pipeline.RLHFSetup | N
     todo = plan(rl, kinds)
     sft, _ = pipeline.sft_model(s, progress=progress)
     rm, _ = pipeline.reward_model(s, rl, progress=progress)
-    tok, reference, prompts = pipeline.tokenizer(s), frozen_copy(sft), pipeline.evaluation_prompts(rl=rl)
+    tok, reference, sets = pipeline.tokenizer(s), frozen_copy(sft), pipeline.prompt_sets(s, rl)
     vocabulary = pipeline.vocabulary(s)
 
     def measured(run):
-        run.metrics, ro = evaluation.evaluate(run.model, reference, rm, tok, prompts, rl.max_new_tokens,
-                                              vocabulary=vocabulary)
+        both = evaluation.evaluate_sets({"run": run.model}, reference, rm, tok, sets, rl.max_new_tokens, vocabulary)
+        (run.metrics, ro), (run.training, _) = both["held-out"]["run"], both["training"]["run"]
         run.completions = ro.completions
         return run
 
@@ -203,11 +207,13 @@ def defaults(runs: list[Run], rl: pipeline.RLHFSetup) -> dict[str, list[Run]]:
     return out
 
 
-def spread(runs: list[Run], rl: pipeline.RLHFSetup, key: str) -> dict[str, tuple[float, float, float]]:
-    """{kind: (mean, min, max) of metric ``key`` over the seeds at the default beta}."""
+def spread(runs: list[Run], rl: pipeline.RLHFSetup, key: str,
+           prompts: str = "held-out") -> dict[str, tuple[float, float, float]]:
+    """{kind: (mean, min, max) of metric ``key`` over the seeds at the default beta}, on the held-out
+    prompts or (``prompts="training"``) on the training prompts."""
     out = {}
     for kind, rs in defaults(runs, rl).items():
-        v = [r.metrics[key] for r in rs]
+        v = [(r.metrics if prompts == "held-out" else r.training)[key] for r in rs]
         out[kind] = (sum(v) / len(v), min(v), max(v))
     return out
 
@@ -300,15 +306,16 @@ _HEAD = ("judge", "RM score", "KL", "distinct-2", "perplexity", "length", "real 
 
 
 def table(runs: list[Run]) -> str:
-    """One row per run: the evaluation's metrics, the training's wall-clock seconds, tokens and budget."""
+    """One row per run: the held-out evaluation's metrics, the judge on training prompts beside them, the
+    training's wall-clock seconds, tokens and budget."""
     lines = [f"{'algorithm':<16}{'beta':>6}{'seed':>5}" + "".join(f"{h:>11}" for h in _HEAD)
-             + f"{'seconds':>9}{'tokens':>8}  budget"]
+             + f"{'judge(tr)':>11}{'seconds':>9}{'tokens':>8}  budget"]
     for r in runs:
         beta = "" if r.beta is None else f"{r.beta:g}"
         seed = "" if r.seed is None else str(r.seed)
         budget = "" if r.kind == "sft" else f"{r.budget} {'pairs' if r.kind == 'dpo' else 'completions'}"
         lines.append(f"{r.name:<16}{beta:>6}{seed:>5}" + "".join(f"{r.metrics[k]:>11.3f}" for k in TABLE_KEYS)
-                     + f"{r.seconds:>9.1f}{r.tokens:>8d}  {budget}")
+                     + f"{r.training['judge_positive_rate']:>11.3f}{r.seconds:>9.1f}{r.tokens:>8d}  {budget}")
     return "\n".join(lines)
 
 
@@ -316,11 +323,12 @@ def spread_table(runs: list[Run], rl: pipeline.RLHFSetup) -> str:
     """Each algorithm at its default beta: mean [min, max] over the seeds of the judge, RM score and KL."""
     keys = ("judge_positive_rate", "rm_score", "kl_k1")
     cols = {k: spread(runs, rl, k) for k in keys}
+    cols["training judge"] = spread(runs, rl, "judge_positive_rate", prompts="training")
     lines = [f"{'default beta, seeds ' + ', '.join(map(str, SEEDS)):<30}"
-             + "".join(f"{h:>24}" for h in ("judge", "RM score", "KL"))]
+             + "".join(f"{h:>24}" for h in ("judge (held-out)", "RM score", "KL", "judge (training)"))]
     for kind in cols["kl_k1"]:
         label = f"{NAMES[kind]} (beta {getattr(rl, kind).beta:g})"
-        lines.append(f"{label:<30}" + "".join(f"{'%.3f [%.3f, %.3f]' % cols[k][kind]:>24}" for k in keys))
+        lines.append(f"{label:<30}" + "".join(f"{'%.3f [%.3f, %.3f]' % cols[k][kind]:>24}" for k in cols))
     return "\n".join(lines)
 
 

@@ -59,6 +59,26 @@ def evaluate(policy, reference, reward_model, tokenizer, prompts: list[str], max
     return rollout_metrics(ro, vocabulary), ro
 
 
+def evaluate_sets(models: dict, reference, reward_model, tokenizer, sets: dict[str, list[str]],
+                  max_new_tokens: int = 24, vocabulary: frozenset[str] | None = None) -> dict[str, dict]:
+    """Every model on every prompt set (same sampling seed): {set: {model: (metrics, rollout)}}.
+
+    ``sets``: e.g. ``pipeline.prompt_sets()``, held-out prompts (the headline) and training prompts.
+    """
+    return {label: {name: evaluate(m, reference, reward_model, tokenizer, prompts, max_new_tokens,
+                                   vocabulary=vocabulary) for name, m in models.items()}
+            for label, prompts in sets.items()}
+
+
+def judge_by_prompt(ro: Rollout, samples_per_prompt: int = 4):
+    """The judge's positive rate of each prompt's completions (consecutive rows per prompt, as
+    ``evaluate`` samples them): one row of the (seeds, prompts) table ``stats.mean_ci`` reads."""
+    compound = judge.vader_compound(ro.texts)
+    if len(compound) % samples_per_prompt:
+        raise ValueError(f"{len(compound)} completions do not split into prompts of {samples_per_prompt}")
+    return (compound >= judge.POSITIVE_THRESHOLD).reshape(-1, samples_per_prompt).mean(1)
+
+
 def compare_policies(models: dict, reference, reward_model, tokenizer, prompts: list[str], max_new_tokens: int = 24,
                      vocabulary: frozenset[str] | None = None) -> dict[str, dict]:
     """Evaluate several policies on the same prompts with the same sampling seed: {name: metrics}."""

@@ -231,6 +231,12 @@ def training_prompts(n: int, s: SentimentSetup | None = None, seed: int = 0) -> 
     return [prompts[i] for i in sorted(pick)]
 
 
+def prompt_sets(s: SentimentSetup | None = None, rl: RLHFSetup | None = None) -> dict[str, list[str]]:
+    """{"held-out": the headline prompts, "training": as many RL training prompts}: the same policy on both."""
+    heldout = heldout_prompts(rl)
+    return {"held-out": heldout, "training": training_prompts(len(heldout), s)}
+
+
 def evaluation_prompts(n: int | None = None, rl: RLHFSetup | None = None) -> list[str]:
     """The fixed prompt set every notebook and the CLI evaluate on (``RLHFSetup.eval_prompts`` of them)."""
     return tweets.eval_prompts((rl or rl_setup()).eval_prompts if n is None else n)
