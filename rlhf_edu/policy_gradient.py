@@ -47,6 +47,7 @@ class PGConfig(RLConfig):
     iterations: int = 60         # as many rollout batches as PPO gets (PPOConfig.iterations)
     batch_size: int = 32
     anneal_lr: bool = False      # one step per batch at a constant learning rate, as the story tells it
+    warmup_iterations: int = 3   # Adam's first step is its largest: warm up into it (approx-KL 0.056 -> 0.003)
     baseline: bool = True        # subtract the batch-mean reward
     normalise: bool = True       # divide advantages by their std (a common, scale-free choice)
 

@@ -54,6 +54,7 @@ from .rollout import collect_rollout
 class PPOConfig(RLConfig):
     """Every PPO hyper-parameter, in one place (the shared ones, with their checks, in ``rl.RLConfig``)."""
 
+    lr: float = 1e-4               # keeps clip fraction and approx-KL in their healthy ranges (rl.HEALTHY_MAX)
     iterations: int = 60           # rollout batches (one rollout + its updates = one iteration)
     batch_size: int = 32           # completions per rollout
     ppo_epochs: int = 4

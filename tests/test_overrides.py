@@ -19,7 +19,7 @@ def test_values_are_parsed_by_the_fields_type():
     rl, s = out["rl"], out["setup"]
     assert (rl.ppo.beta, rl.ppo.iterations, rl.ppo.anneal_lr, rl.ppo.target_approx_kl) == (0.3, 12, False, 0.02)
     assert rl.sweep_betas == (0.0, 0.1) and s.block_size == 64 and s.pretrain.betas == (0.9, 0.99)
-    assert rl.pg == ROOTS["rl"].pg and ROOTS["rl"].ppo.beta == 0.15  # nothing else changed, the input neither
+    assert rl.pg == ROOTS["rl"].pg and ROOTS["rl"].ppo.beta == 0.07  # nothing else changed, the input neither
     assert overrides.apply(ROOTS, ["ppo.target_approx_kl=none"])["rl"].ppo.target_approx_kl is None
 
 
