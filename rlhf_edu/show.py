@@ -3,6 +3,8 @@
 ``source(fn)`` renders ``inspect.getsource(fn)`` with syntax highlighting (HTML in Jupyter, plain
 text anywhere else), so a notebook shows the code that actually runs, never a copy that can drift.
 ``settings(cfg)`` lays a dataclass out one field a line, for configs too long for one ``print``.
+``build_times(notebook)`` says how long executing a notebook took, from an empty cache and with every
+stage cached, as ``tools/build_notebooks.py`` measured it (``notebooks/build_times.json``).
 """
 
 from __future__ import annotations
@@ -10,6 +12,8 @@ from __future__ import annotations
 import dataclasses
 import html
 import inspect
+import json
+import pathlib
 
 
 class Source:
@@ -60,3 +64,17 @@ def settings(cfg, title: str | None = None) -> str:
 
     walk(cfg, 2)
     return "\n".join(lines)
+
+
+BUILD_TIMES = pathlib.Path(__file__).resolve().parent.parent / "notebooks" / "build_times.json"
+CACHE_STATES = {"cold": "from an empty cache", "warm": "with every stage already cached"}
+
+
+def build_times(notebook: str, path: pathlib.Path | None = None) -> str:
+    """How long executing ``notebook`` ("09") took at full size, cold and warm, as the build measured it."""
+    path = BUILD_TIMES if path is None else pathlib.Path(path)
+    measured = json.loads(path.read_text()).get(notebook, {}) if path.is_file() else {}
+    parts = [f"{measured[k]['seconds']:.0f} s {label} ({measured[k]['date']})" if k in measured
+             else f"not measured yet {label}" for k, label in CACHE_STATES.items()]
+    return (f"How long: executing this notebook at full size took {parts[0]}, and {parts[1]} "
+            "(measured by tools/build_notebooks.py on a 2-core CPU; a shared machine can be slower).")

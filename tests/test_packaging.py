@@ -67,3 +67,32 @@ def test_committed_notebooks_were_executed():
         nb = nbformat.read(path, as_version=4)
         unrun = [c.id for c in nb.cells if c.cell_type == "code" and c.execution_count is None]
         assert not unrun, f"{path.name}: cells {unrun} were never executed; rebuild it"
+
+
+def test_the_build_records_cold_and_warm_times_and_fills_the_cell_that_prints_them(tmp_path, monkeypatch):
+    """The first screen's times come from the build: a cold run (empty cache) and a warm one (nothing trained)."""
+    import importlib.util
+
+    import nbformat
+
+    from rlhf_edu import show
+
+    spec = importlib.util.spec_from_file_location("build_notebooks", ROOT / "tools" / "build_notebooks.py")
+    build = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(build)
+    times = tmp_path / "build_times.json"
+    assert "not measured yet from an empty cache" in show.build_times("09", times)
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("RLHF_EDU_CACHE", str(cache))
+    assert build.cache_snapshot() == set()            # no cache at all: a cold start
+    (cache / "ppo-abc").mkdir(parents=True)
+    assert build.cache_snapshot() == {"ppo-abc"}
+    build.record_time("09", "cold", 312.44, times)
+    build.record_time("09", "warm", 84.0, times)
+    text = show.build_times("09", times)
+    assert "312 s from an empty cache" in text and "84 s with every stage already cached" in text
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell('print(show.build_times("09"))'), nbformat.v4.new_code_cell("1 + 1")]
+    nb.cells[0]["outputs"] = [nbformat.v4.new_output("stream", name="stdout", text="stale\n")]
+    build.fill_build_times(nb, "09", times)
+    assert nb.cells[0].outputs[0].text == text + "\n" and nb.cells[1].get("outputs") == []

@@ -16,6 +16,8 @@ outputs readers see on the web and nbval compares in CI.
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import pathlib
 import sys
 import time
@@ -25,6 +27,7 @@ import nbformat
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 SRC = ROOT / "notebooks" / "src"
 OUT = ROOT / "notebooks"
+BUILD_TIMES = OUT / "build_times.json"  # what show.build_times reads
 
 
 def parse_percent(text: str) -> nbformat.NotebookNode:
@@ -62,13 +65,47 @@ def build(src: pathlib.Path, run: bool = True, timeout: int = 1800) -> pathlib.P
     if run:
         from nbclient import NotebookClient  # only needed to execute (tests import this file to parse)
 
+        before = cache_snapshot()
         t0 = time.time()
         # coalesce_streams: a text progress bar is saved as its last state, not every redraw
         NotebookClient(nb, timeout=timeout, kernel_name="python3", coalesce_streams=True,
                        resources={"metadata": {"path": str(OUT)}}).execute()
-        print(f"executed {dest.name} in {time.time() - t0:.1f}s")
+        seconds = time.time() - t0
+        print(f"executed {dest.name} in {seconds:.1f}s")
+        state = "cold" if not before else "warm" if cache_snapshot() == before else None
+        if state and full_size():
+            record_time(src.name[:2], state, seconds)
+            fill_build_times(nb, src.name[:2])
     nbformat.write(nb, dest)
     return dest
+
+
+def full_size() -> bool:
+    return os.environ.get("RLHF_EDU_SIZE", "full").strip().lower() in ("", "full")
+
+
+def cache_snapshot() -> set[str]:
+    """Every folder in the stage cache (``$RLHF_EDU_CACHE``): empty means a cold start, unchanged a warm one."""
+    root = pathlib.Path(os.environ.get("RLHF_EDU_CACHE", pathlib.Path.home() / ".cache" / "rlhf_edu"))
+    return {str(p.relative_to(root)) for p in root.rglob("*") if p.is_dir()} if root.is_dir() else set()
+
+
+def record_time(notebook: str, state: str, seconds: float, path: pathlib.Path = BUILD_TIMES) -> None:
+    """Keep the measured time of a cold or warm full-size run in ``notebooks/build_times.json``."""
+    times = json.loads(path.read_text()) if path.is_file() else {}
+    times.setdefault(notebook, {})[state] = {"seconds": round(seconds, 1), "date": time.strftime("%Y-%m-%d")}
+    path.write_text(json.dumps(times, indent=1, sort_keys=True) + "\n")
+
+
+def fill_build_times(nb, notebook: str, path: pathlib.Path = BUILD_TIMES) -> None:
+    """Give the cell that prints ``show.build_times`` (and nothing else) the time just measured: it ran
+    before the timing ended."""
+    from rlhf_edu import show
+
+    text = show.build_times(notebook, path)
+    for cell in nb.cells:
+        if cell.cell_type == "code" and "show.build_times(" in cell.source:
+            cell["outputs"] = [nbformat.v4.new_output("stream", name="stdout", text=text + "\n")]
 
 
 def refresh_prose(src: pathlib.Path) -> pathlib.Path:
