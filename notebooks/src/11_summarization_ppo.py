@@ -951,3 +951,56 @@ if kl_of["policy"] > kl_of["sft"]:
     words.append(f"Continuing ends further from SFT ({kl_of['policy']:.2f} vs {kl_of['sft']:.2f} nats): its PPO "
                  "iterations add up over the rounds.")
 display(Markdown(" ".join(words)))
+
+# %% [markdown]
+# ## Exercises
+#
+# Fill in each function, then run the check cell under it. The check runs your function on the story's
+# numbers, random batches and edge cases, compares it with the package's own code, and prints ✓ per
+# case or the first failing case with a hint. Until you fill it in, it says "not done yet". Stuck? The
+# reference solutions are in `rlhf_edu/exercises/solutions.py`.
+
+# %%
+from rlhf_edu.exercises import check
+
+# %% [markdown]
+# ### Exercise 1: The reward model against the judge
+#
+# PPO asks the reward model to rank the summaries *the policy* writes, which it never saw. To measure
+# that, sample $k$ summaries per post ($k$ consecutive rows) and, for every two summaries $a, b$ of
+# the same post that the judge tells apart, $v_a > v_b$ (with $v$ = fact coverage − hallucination, the
+# latter 0 or 1), ask whether the reward model orders them the same way, $s_a > s_b$ (a tie in $s$ is
+# not agreement). Write `judge_agreement(rm_scores, judge_values, k)` returning `(agreement, pairs)`:
+# the share of those pairs on which the two agree, and how many pairs there are (agreement 0 when
+# there are none). A low agreement is the gap PPO exploits; new rounds of comparisons are meant to
+# close it.
+
+# %%
+def judge_agreement(rm_scores, judge_values, k):
+    """rm_scores, judge_values: (P * k,) with k consecutive rows per post, k: int -> (agreement, pairs)"""
+    raise NotImplementedError  # your code here
+
+# %%
+check.judge_agreement(judge_agreement)
+
+# %% [markdown]
+# ### Exercise 2: The variance of a mean over seeds × posts
+#
+# Notebook 11 measures each of its $S$ seeds on the *same* $P$ held-out posts, so `values[s, p]`
+# carries two shared noises: the seed's luck and the post's difficulty (an easy post is easy for every
+# seed). With the two-way mean squares
+# $\text{MS}_{\text{seed}} = \frac{P}{S-1}\sum_s (\bar y_{s\cdot} - \bar y)^2$,
+# $\text{MS}_{\text{post}} = \frac{S}{P-1}\sum_p (\bar y_{\cdot p} - \bar y)^2$ and
+# $\text{MS}_{\text{noise}} = \frac{1}{(S-1)(P-1)}\sum_{s,p} (y_{sp} - \bar y_{s\cdot} - \bar y_{\cdot p} + \bar y)^2$,
+# write `crossed_variance_of_mean(values)`:
+# $\widehat{\mathrm{Var}}(\bar y) = \big(\text{MS}_{\text{seed}} + \max(\text{MS}_{\text{post}} - \text{MS}_{\text{noise}}, 0)\big) / (SP)$.
+# It is the variance behind the intervals of notebooks 11 and 12 (`stats.mean_ci(values, "crossed")`):
+# treating the $SP$ numbers as independent makes "PPO beats SFT" look surer than it is.
+
+# %%
+def crossed_variance_of_mean(values):
+    """values: (S, P) a metric per seed (row) and post (column), same posts for every seed -> scalar"""
+    raise NotImplementedError  # your code here
+
+# %%
+check.crossed_variance_of_mean(crossed_variance_of_mean)
