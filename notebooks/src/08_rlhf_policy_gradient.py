@@ -14,10 +14,10 @@
 # notebooks 06 and 07, whose SFT model and reward model this notebook loads from the cache (without
 # them it trains them first, which takes longer).
 #
-# **How long.** About five minutes at full size on a 2-core CPU from a warm cache of notebooks 06
-# and 07, most of it training this notebook's policy-gradient runs (295 s in a build with
-# `tools/build_notebooks.py` that trained seeds 1 and 2, seed 0 cached, on a machine shared with other
-# jobs). Once the runs are cached, the notebook only loads and evaluates them.
+# **How long.** A cell below the imports prints two times measured by the build at full size on
+# a 2-core CPU: from an empty cache (this notebook then first trains the pretrained, SFT and reward
+# models of notebooks 06 and 07, then its three policy-gradient runs) and with every stage cached (it
+# only loads and evaluates). Training cells show a progress bar while they train.
 
 # %%
 %matplotlib inline
@@ -28,7 +28,7 @@ import itertools
 import torch
 from IPython.display import Markdown, display
 
-from rlhf_edu import examples, formulas, plots, policy_gradient, ppo, show, stages
+from rlhf_edu import examples, formulas, plots, policy_gradient, ppo, rl, show, stages
 from rlhf_edu.evaluation import SEPARATOR, side_by_side
 from rlhf_edu.model import frozen_copy, response_logprobs
 from rlhf_edu.optim import adamw
@@ -41,6 +41,10 @@ _ = torch.manual_seed(0)
 # NBVAL_IGNORE_OUTPUT
 # Which size is running: full in JupyterLab, test under pytest (see the README).
 print(stages.describe_size())
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+print(show.build_times("08"))  # filled in by tools/build_notebooks.py
 
 # %% [markdown]
 # ## What the usual pseudo-code gets loose
@@ -81,8 +85,8 @@ print(show.settings(cfg))
 # %%
 # NBVAL_IGNORE_OUTPUT
 tok = pipeline.tokenizer()
-sft, _ = pipeline.sft_model(progress=False)
-rm, _ = pipeline.reward_model(progress=False)
+sft, _ = pipeline.sft_model()
+rm, _ = pipeline.reward_model()
 prompts = pipeline.rl_prompts()
 print(f"{len(prompts)} RL training prompts, e.g. {prompts[:3]}")
 
@@ -141,14 +145,18 @@ show.source(policy_gradient.sequence_advantages)
 # The loss is $-\frac{1}{N}\sum_i A_i \log\pi(y_i \mid x_i)$, with $\log\pi(y_i \mid x_i)$ summed over
 # the generated tokens only: `response_logprobs` returns the log-probs from the first generated
 # token on, and `response_mask` zeroes the pads after EOS. Then one step of AdamW, after clipping the
-# gradient's norm, as the trainer does.
+# gradient's norm, as the trainer does, at the first iteration's learning rate: the configuration warms
+# up over its first `warmup_iterations` (`rl.learning_rate`), because Adam's first step moves every
+# weight by about the learning rate whatever its gradient, and one step per batch would start too hot.
 
 # %%
 show.source(policy_gradient.pg_loss)
 
 # %%
 # NBVAL_IGNORE_OUTPUT
-opt = adamw(policy.parameters(), lr=cfg.lr)
+lr0 = rl.learning_rate(cfg, 0, cfg.iterations)  # iteration 0 of the schedule
+print(f"learning rate of iteration 0: {lr0:.2e} (cfg.lr {cfg.lr:.0e}, warm-up over {cfg.warmup_iterations} iterations)")
+opt = adamw(policy.parameters(), lr=lr0)
 policy.eval()  # dropout off: the log-probs must be those of the sampling policy
 loss = policy_gradient.pg_loss(policy, ro, adv, cfg.temperature)
 opt.zero_grad(set_to_none=True)
@@ -283,27 +291,46 @@ display(Markdown(
 # %%
 # NBVAL_IGNORE_OUTPUT
 seeds = (0, 1, 2)
-runs = {s: pipeline.pg_policy(cfg=dataclasses.replace(cfg, seed=s), progress=False) for s in seeds}
+runs = {s: pipeline.pg_policy(cfg=dataclasses.replace(cfg, seed=s)) for s in seeds}
 pg, history = runs[0]  # seed 0, the configuration's own seed, for the curves and samples below
 
 # %%
 plots.plot_rl_history(history, ("score", "kl_k1", "total_reward"), f"policy gradient, seed 0, β = {cfg.beta}")
 
 # %% [markdown]
+# How big was each step? The loop takes one gradient step per batch, so the KL between the policy that
+# sampled the batch and the policy after its step (`approx_kl`, $k_3$ per token, logged by the trainer)
+# says how far one iteration moved it. Notebook 09 reads the same number for PPO against the ranges
+# practitioners treat as healthy (`docs/ppo-checklist.md`):
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+for s, (_, h) in runs.items():
+    print(f"seed {s}: " + rl.health_report(h, cfg.iterations))
+
+# %% [markdown]
 # ## Judged by someone else
 #
 # The score curve is the reward model's opinion, and the policy was trained to please exactly that
 # model. The independent judge (VADER) and the KL tell us whether the text really became more
-# positive, and at what cost. Every model is evaluated on the same held-out prompts with the same
-# sampling seed.
+# positive, and at what cost. The headline is measured on **held-out prompts**, openers no training
+# tweet starts with (RL never sampled from them); as many of the RL training prompts sit beside them,
+# labelled. Every model samples 4 completions of each prompt with the same sampling seed.
 
 # %%
 # NBVAL_IGNORE_OUTPUT
-metrics = evaluation.compare_policies({"SFT": sft, **{f"PG seed {s}": runs[s][0] for s in seeds}},
-                                      frozen_copy(sft), rm, tok, pipeline.evaluation_prompts())
+models = {"SFT": sft, **{f"PG seed {s}": runs[s][0] for s in seeds}}
+by_set = evaluation.evaluate_sets(models, frozen_copy(sft), rm, tok, pipeline.prompt_sets())
+tables = {}
+for label, measured in by_set.items():
+    table = {name: e[0] for name, e in measured.items()}
+    table["PG mean"] = {k: sum(table[f"PG seed {s}"][k] for s in seeds) / len(seeds) for k in table["SFT"]}
+    tables[label] = table
+    print(f"{label} prompts ({len(measured['SFT'][1].texts) // 4}, 4 samples each)"
+          f"{': the headline' if label == 'held-out' else ''}")
+    print(evaluation.metrics_table(table) + "\n")
+metrics = tables["held-out"]
 pg_runs = [metrics[f"PG seed {s}"] for s in seeds]
-metrics["PG mean"] = {k: sum(m[k] for m in pg_runs) / len(pg_runs) for k in pg_runs[0]}
-print(evaluation.metrics_table(metrics))
 before = metrics["SFT"]
 if stages.full_size():  # checks on training results, on the seed mean; skipped at test size
     assert metrics["PG mean"]["rm_score"] > before["rm_score"] + 0.3
@@ -311,21 +338,25 @@ if stages.full_size():  # checks on training results, on the seed mean; skipped 
 
 # %%
 # NBVAL_IGNORE_OUTPUT
-def spread(key, fmt=".2f"):
-    """'lo–hi over the seeds (SFT x, higher on every seed)', from the table's numbers."""
-    values = [m[key] for m in pg_runs]
+def spread(key, fmt=".2f", table=None):
+    """'lo–hi over the seeds (SFT x, higher on every seed)', from a table's numbers (default: held-out)."""
+    table = table or metrics
+    values = [table[f"PG seed {s}"][key] for s in seeds]
     lo, hi = min(values), max(values)
-    side = ("higher on every seed" if lo > before[key] else "lower on every seed" if hi < before[key]
+    side = ("higher on every seed" if lo > table["SFT"][key] else "lower on every seed" if hi < table["SFT"][key]
             else "not on the same side of SFT for every seed")
-    return f"{lo:{fmt}}–{hi:{fmt}} (SFT {before[key]:{fmt}}, {side})"
+    return f"{lo:{fmt}}–{hi:{fmt}} (SFT {table['SFT'][key]:{fmt}}, {side})"
 
 
 kl_lo, kl_hi = min(m["kl_k1"] for m in pg_runs), max(m["kl_k1"] for m in pg_runs)
 display(Markdown(
-    f"Over seeds 0, 1 and 2 the judge's positive rate ended at {spread('judge_positive_rate')} and the reward "
-    f"model's score at {spread('rm_score')}. Meanwhile the KL to the SFT model reached {kl_lo:.1f}–{kl_hi:.1f} nats, "
-    f"distinct-2 ended at {spread('distinct_2')} and the perplexity under the reference at "
-    f"{spread('ref_perplexity', '.1f')}."))
+    f"On the held-out prompts, over seeds 0, 1 and 2, the judge's positive rate ended at "
+    f"{spread('judge_positive_rate')} and the reward model's score at {spread('rm_score')}. Meanwhile the KL to "
+    f"the SFT model reached {kl_lo:.1f}–{kl_hi:.1f} nats, distinct-2 ended at {spread('distinct_2')} and the "
+    f"perplexity under the reference at {spread('ref_perplexity', '.1f')}. On the training prompts the judge's "
+    f"positive rate ended at {spread('judge_positive_rate', table=tables['training'])}: the SFT model itself scores "
+    f"differently on the two sets, so compare each set's gain over SFT, not raw rates (notebook 09 does, with "
+    f"intervals)."))
 
 # %% [markdown]
 # ## Before and after, for the story's prompts

@@ -4,7 +4,7 @@
 # **What you will learn.** The reward model is a *proxy* for what people want, and a policy
 # optimised hard against a proxy finds its blind spots. The KL penalty (β times the KL to the SFT
 # model, notebooks 05 and 09) is the leash that keeps the policy near text that reads well. We run
-# the same short PPO recipe with several values of β, from β = 0 (no leash) up, and compare four
+# notebook 09's PPO recipe with several values of β, from β = 0 (no leash) up, and compare four
 # things: the proxy (the reward-model score), an independent judge (VADER), the KL, and the text
 # itself. First we measure one point of the sweep by hand, completion by completion, and check it
 # against the package's evaluation; then we look at what the policy wrote with no leash; then we
@@ -14,10 +14,10 @@
 # judge) and notebook 09 (PPO). The SFT model and the reward model of notebooks 06 and 07 are
 # loaded from the cache (without them they are trained first, which takes longer).
 #
-# **How long.** At full size on our 2-core CPU, executing this notebook took 152 s the first time,
-# 123 s of it training the sweep's 15 PPO runs (measured with `tools/build_notebooks.py` on a machine
-# shared with other jobs); once they are cached, about half a minute. The cell that loads them prints
-# how long their training took.
+# **How long.** A cell below the imports prints two times measured by the build at full size on
+# a 2-core CPU: from an empty cache (this notebook then first trains the models of notebooks 06 and 07,
+# then every run of the sweep, notebook 09's included) and with every stage cached (it only loads and
+# evaluates). Training cells show a progress bar while they train.
 
 # %%
 %matplotlib inline
@@ -40,14 +40,19 @@ _ = torch.manual_seed(0)
 # Which size is running: full in JupyterLab, test under pytest (see the README).
 print(stages.describe_size())
 
+# %%
+# NBVAL_IGNORE_OUTPUT
+print(show.build_times("10"))  # filled in by tools/build_notebooks.py
+
 # %% [markdown]
 # ## The sweep's settings
 #
-# Every β gets the same PPO recipe as notebook 09 (`ppo.train_ppo`), with a few settings changed
-# for all of them: fewer iterations and a higher learning rate, a harder push in a shorter run, so
-# that the no-leash run goes somewhere within a CPU budget (the last lines below list every
-# setting that differs from notebook 09's run). Only β differs between the runs of one seed; the
-# `beta` printed below is the config's default, which each run replaces.
+# Every β gets notebook 09's PPO recipe (`ppo.train_ppo`) at settings whose updates stay inside the
+# healthy ranges of clip fraction and approx-KL (notebook 09, `docs/ppo-checklist.md`): a sweep run
+# hotter than that would mix two effects, a looser leash and an optimiser that overshoots. The last
+# lines below list every setting that differs from notebook 09's run. Only β differs between the runs
+# of one seed; the `beta` printed below is the config's default, which each run replaces. Where β
+# equals notebook 09's, the run *is* notebook 09's (the same cached stage).
 
 # %%
 # NBVAL_IGNORE_OUTPUT
@@ -69,11 +74,12 @@ for f in dataclasses.fields(SWEEP):
 # %%
 # NBVAL_IGNORE_OUTPUT
 tok = pipeline.tokenizer()
-sft, _ = pipeline.sft_model(progress=False)
-rm, _ = pipeline.reward_model(progress=False)
+sft, _ = pipeline.sft_model()
+rm, _ = pipeline.reward_model()
 reference = frozen_copy(sft)
-prompts = pipeline.evaluation_prompts()
-runs = {(beta, seed): pipeline.ppo_policy(cfg=dataclasses.replace(SWEEP, beta=beta, seed=seed), progress=False)
+prompt_sets = pipeline.prompt_sets()
+prompts = prompt_sets["held-out"]  # the headline: openers RL never sampled from (notebook 09)
+runs = {(beta, seed): pipeline.ppo_policy(cfg=dataclasses.replace(SWEEP, beta=beta, seed=seed))
         for seed in SEEDS for beta in BETAS}
 policies = {beta: runs[beta, 0][0] for beta in BETAS}  # seed 0
 train_seconds = sum(log["seconds"] for _, history in runs.values() for log in history)
@@ -84,7 +90,8 @@ print(f"{len(runs)} PPO runs ({len(BETAS)} betas x {len(SEEDS)} seeds); training
 # ## One point of the frontier, by hand
 #
 # The sweep's tables (further down) are built from averages over completions sampled from the
-# trained policy for the held-out prompts: `evaluation.evaluate` draws 4 completions per prompt
+# trained policy for the held-out prompts (openers no training tweet starts with, notebook 09):
+# `evaluation.evaluate` draws 4 completions per prompt
 # with a fixed sampling seed, so every policy is judged on the same prompts and the same random
 # draws. Here is what one of those averages is made of. We take the β = 0 policy of seed 0 (no
 # leash), sample exactly as `evaluate` does, and measure every completion ourselves:
@@ -212,10 +219,40 @@ display(Markdown(
     + ", ".join(f"“{w}” ({share(hack_counts, hack_total, w):.1%} of the words; SFT "
                 f"{share(sft_counts, sft_total, w):.2%})" for w in top5)
     + f". Repetition (words that repeat an earlier word of the same completion) is {table_row['repetition']:.2f}, "
-    f"against SFT's {base['repetition']:.2f}; its perplexity under the SFT model is "
-    f"{table_row['ref_perplexity']:.1f}, against {base['ref_perplexity']:.1f} for SFT's own samples. The reward model "
-    f"scores it {table_row['rm_score']:.2f} (SFT {base['rm_score']:.2f}), and the judge calls "
-    f"{table_row['judge_positive_rate']:.0%} of it positive (SFT {base['judge_positive_rate']:.0%})."))
+    f"against SFT's {base['repetition']:.2f}; distinct-2 (the share of word pairs that are new) is "
+    f"{table_row['distinct_2']:.2f}, against {base['distinct_2']:.2f}. The reward model scores it "
+    f"{table_row['rm_score']:.2f} (SFT {base['rm_score']:.2f}), and the judge calls "
+    f"{table_row['judge_positive_rate']:.0%} of it positive (SFT {base['judge_positive_rate']:.0%}). (Its perplexity "
+    f"under the SFT model, {table_row['ref_perplexity']:.1f} against {base['ref_perplexity']:.1f}, is no separate "
+    f"evidence: it is the KL the leash measures, seen per token.)"))
+
+# %% [markdown]
+# Is that score earned? Real positive tweets are what the reward model was trained to rank high.
+# If it scores the policy's text above them, it is rewarding something real tweets do not have:
+# the proxy, not positivity, is being optimised.
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+real_positive = [t.text for t in pipeline.corpus()["test"] if t.label == corpus.POS]
+real_scores = rm.score_texts(tok, real_positive)
+hack_scores = rm.score_texts(tok, ro.texts)   # prompt + completion, scored the same way
+sft_scores = rm.score_texts(tok, sft_ro.texts)
+above = (hack_scores > real_scores.median()).float().mean().item()
+print("reward-model score, mean (median):")
+print(f"  {len(real_positive)} real positive test tweets   {real_scores.mean():6.2f} ({real_scores.median():.2f})")
+print(f"  SFT completions                   {sft_scores.mean():6.2f} ({sft_scores.median():.2f})")
+print(f"  β = {BETA:g} completions (seed 0)      {hack_scores.mean():6.2f} ({hack_scores.median():.2f})")
+print(f"share of the β = {BETA:g} texts scored above the median real positive tweet: {above:.0%}")
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+display(Markdown(
+    f"The reward model scores the β = {BETA:g} policy's texts at {hack_scores.mean():.2f} on average, "
+    + (f"**above** the real positive tweets' {real_scores.mean():.2f}: {above:.0%} of them beat the median real "
+       f"positive tweet. Text that repeats itself like this is not more positive than a real tweet, so that surplus "
+       f"is what the proxy over-rewards." if hack_scores.mean() > real_scores.mean() else
+       f"below the real positive tweets' {real_scores.mean():.2f}: on this measure the reward model is not yet "
+       f"rating the policy's text above real positive tweets.")))
 
 # %% [markdown]
 # The same prompts, SFT against the β = 0 policy and the policy with the most leash, all seed 0
@@ -230,7 +267,7 @@ print(side_by_side({"SFT": sft, f"β={BETA:g}": policies[BETA], f"β={BETAS[-1]:
 # %% [markdown]
 # ## The sweep on three seeds
 #
-# RL amplifies tiny differences, and each run here is short, so one sweep is one draw. We
+# RL amplifies tiny differences, so one sweep is one draw. We
 # evaluate all the runs the same way (same prompts, same sampling seed) and show, for each β, the
 # mean over seeds 0, 1 and 2, then every run on its own.
 
@@ -258,6 +295,48 @@ for beta in BETAS:
 
 # %%
 plots.plot_beta_sweep(mean_rows)  # the seed means
+
+# %% [markdown]
+# ## Did each run improve its own objective?
+#
+# PPO at a given β maximises the KL-regularised objective, the reward-model score minus β times the
+# KL to the SFT model, on its training prompts. The SFT model itself scores its own reward-model score
+# on that objective (its KL to itself is 0), so every run should end above SFT. A run that ends
+# *below* the model it started from, on the very objective it maximises, did not trade reward for KL:
+# its optimiser overshot. We measure the objective where it was optimised, on the training prompts,
+# with the same sampling seed for every model.
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+on_training = {key: evaluation.evaluate(model, reference, rm, tok, prompt_sets["training"])[0]
+               for key, (model, _) in runs.items()}
+sft_on_training, _ = evaluation.evaluate(sft, reference, rm, tok, prompt_sets["training"])
+objective = {(beta, s): m["rm_score"] - beta * m["kl_k1"] for (beta, s), m in on_training.items()}
+sft_objective = sft_on_training["rm_score"]  # minus beta x 0
+print(f"score - β x KL on {len(prompt_sets['training'])} training prompts (4 samples each); SFT: {sft_objective:.2f}\n")
+print(f"{'β':>6} " + "".join(f"{'seed ' + str(s):>9}" for s in SEEDS) + f"{'spread':>9}{'min - SFT':>11}")
+for beta in BETAS:
+    vals = [objective[beta, s] for s in SEEDS]
+    print(f"{beta:>6g} " + "".join(f"{v:9.2f}" for v in vals) + f"{max(vals) - min(vals):9.2f}"
+          f"{min(vals) - sft_objective:+11.2f}")
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+below = [(beta, s) for (beta, s), v in objective.items() if v < sft_objective]
+margins = {beta: min(objective[beta, s] for s in SEEDS) - sft_objective for beta in BETAS}
+if not below:
+    text = (f"Every run ended above the SFT model on its own objective, on every seed: the smallest margin is "
+            f"{min(margins.values()):+.2f} (β = {min(margins, key=margins.get):g}). Each point of the sweep is a "
+            "trade the optimiser actually made, reward bought with KL, not an optimiser that overshot.")
+else:
+    text = ("These runs ended **below** the SFT model on the objective they maximise: "
+            + ", ".join(f"β = {b:g}, seed {s} ({objective[b, s] - sft_objective:+.2f})" for b, s in below)
+            + ". That is not a trade-off between reward and KL: the optimiser moved the policy further than its "
+            "objective wanted (over-optimisation of the optimiser). Read those runs as failures, not as points "
+            "of the frontier.")
+display(Markdown(text))
+if stages.full_size():  # healthy settings: no run may end below the model it started from
+    assert not below, below
 
 # %% [markdown]
 # ## Reading the sweep
@@ -302,13 +381,14 @@ reading = [compare("kl_k1", "KL to the SFT model", ".1f"),
            compare("distinct_2", "Distinct-2"),
            compare("real_word_rate", "Real-word rate")]
 judged = [metrics[lo, s]["judge_positive_rate"] > metrics[hi, s]["judge_positive_rate"] for s in SEEDS]
-worse = [metrics[lo, s]["ref_perplexity"] > metrics[hi, s]["ref_perplexity"]
+worse = [metrics[lo, s]["distinct_2"] < metrics[hi, s]["distinct_2"]
          and metrics[lo, s]["repetition"] > metrics[hi, s]["repetition"] for s in SEEDS]
 if all(judged) and all(worse):
     reading.append(f"- **The independent judge was fooled too.** On every seed VADER liked the β = {lo:g} text better "
-                   f"than the β = {hi:g} text, while perplexity and repetition say it reads worse. VADER is a word "
-                   "list, and the policy learned to write exactly the words a word list scores: a judge catches only "
-                   "the hacks it does not share with the proxy. Here perplexity and repetition caught it.")
+                   f"than the β = {hi:g} text, while repetition and distinct-2 say it repeats itself more. VADER is a "
+                   "word list, and the policy learned to write exactly the words a word list scores: a judge catches "
+                   "only the hacks it does not share with the proxy. Here repetition and distinct-2 caught it, and the "
+                   "text itself (below).")
 ORDER = {"kl_k1": ("KL", True), "rm_score": ("the proxy", True), "judge_positive_rate": ("the judge's positive rate", True),
          "ref_perplexity": ("perplexity", True), "repetition": ("repetition", True), "distinct_2": ("distinct-2", False)}
 steady = [f"{name} ({'falls' if falls else 'rises'})" for key, (name, falls) in ORDER.items()
@@ -377,3 +457,52 @@ explore.plot_frontier(rows, BETAS[0])
 # - The KL penalty trades some proxy reward for staying close to a model that writes well.
 # - Always judge an RLHF run with something it was not trained on, read its text, and watch KL and
 #   diversity; and read an RL result only across seeds.
+
+# %% [markdown]
+# ## Exercises
+#
+# Fill in each function, then run the check cell under it. The check runs your function on the story's
+# numbers, random batches and edge cases, compares it with the package's own code, and prints ✓ per
+# case or the first failing case with a hint. Until you fill it in, it says "not done yet". Stuck? The
+# reference solutions are in `rlhf_edu/exercises/solutions.py`.
+
+# %%
+from rlhf_edu.exercises import check
+
+# %% [markdown]
+# ### Exercise 1: The KL-regularised objective
+#
+# Every run of the β sweep maximises the same objective, each with its own β: the expected reward
+# minus β times the KL to the reference. On a small set of $K$ answers (the last axis) it can be
+# computed exactly. Write `kl_regularised_objective(policy_probs, ref_probs, rewards, beta)`:
+# $J(\pi) = \sum_y \pi(y)\,r(y) - \beta \sum_y \pi(y) \log\frac{\pi(y)}{\pi_{\text{ref}}(y)}$, with
+# $0 \log 0 = 0$ (an answer the policy never gives adds nothing to the KL). β is the exchange rate
+# between reward and drift: a hacked policy buys its reward with a KL that a larger β makes too
+# expensive.
+
+# %%
+def kl_regularised_objective(policy_probs, ref_probs, rewards, beta):
+    """policy_probs, ref_probs, rewards: (..., K) over K answers, beta: float -> (...,) objective"""
+    raise NotImplementedError  # your code here
+
+# %%
+check.kl_regularised_objective(kl_regularised_objective)
+
+# %% [markdown]
+# ### Exercise 2: The policy the objective wants
+#
+# The KL-regularised objective has a closed-form maximiser:
+# $\pi^*(y) = \pi_{\text{ref}}(y)\, e^{r(y)/\beta} / Z$ with
+# $Z = \sum_y \pi_{\text{ref}}(y)\, e^{r(y)/\beta}$. Write `optimal_policy(ref_probs, rewards, beta)`
+# over the last axis. It shows the sweep without any training: a large β keeps $\pi^*$ at
+# $\pi_{\text{ref}}$, a small one piles everything on the top-reward answer (and DPO, notebook 12, is
+# built on this formula). It must stay finite when $r/\beta$ is in the thousands: work with
+# $\log\pi_{\text{ref}} + r/\beta$.
+
+# %%
+def optimal_policy(ref_probs, rewards, beta):
+    """ref_probs, rewards: (..., K) over K answers, beta: float > 0 -> (..., K) the optimal policy"""
+    raise NotImplementedError  # your code here
+
+# %%
+check.optimal_policy(optimal_policy)
