@@ -160,8 +160,10 @@ def progress_bar(total: int, desc: str, progress: bool):
 # ---------------------------------------------------------------- the health of a run
 
 # Healthy ranges of the two update diagnostics (what they mean and the sources: docs/ppo-checklist.md).
-# clip_frac: share of real tokens whose ratio pi_new / pi_old left [1 - eps, 1 + eps] during the
-# iteration's updates; approx_kl: k3 between the sampling policy and the updated one, per token.
+# PPO and GRPO log both as means over the iteration's minibatches, each measured when its step began
+# (before it): clip_frac, the share of real tokens whose ratio pi_new / pi_old was outside
+# [1 - eps, 1 + eps]; approx_kl, k3 between the sampling policy and the policy so far, per token.
+# One-step trainers (policy gradient, RLOO) log approx_kl after their step.
 # Every iteration should stay under HEALTHY_MAX; over the first half of a run, before an annealed
 # learning rate has shrunk the steps (a whole-run mean hides a hot start), the means under HEALTHY_FIRST_HALF.
 HEALTHY_MAX = {"clip_frac": 0.3, "approx_kl": 0.05}
@@ -233,7 +235,7 @@ def new_health_warnings(history: list[dict], total: int | None = None) -> list[s
         if key in log and log[key] > limit and all(h[key] <= limit for h in history[:-1]):
             messages.append(f"{DIAGNOSTIC_NAMES[key]} {log[key]:.3f} at iteration {log['iteration']} (healthy: <= "
                             f"{limit} every iteration): {ADVICE}")
-    if total and len(history) == max(1, total // 2):
+    if total and total >= 2 and len(history) == total // 2:  # a one-iteration run has no first half to judge
         for key, limit in HEALTHY_FIRST_HALF.items():
             if key in log:
                 mean = sum(h[key] for h in history) / len(history)

@@ -74,7 +74,7 @@ def build_times(notebook: str, path: pathlib.Path | None = None) -> str:
     """How long executing ``notebook`` ("09") took at full size, cold and warm, as the build measured it."""
     path = BUILD_TIMES if path is None else pathlib.Path(path)
     measured = json.loads(path.read_text()).get(notebook, {}) if path.is_file() else {}
-    parts = [f"{measured[k]['seconds']:.0f} s {label} ({measured[k]['date']})" if k in measured
-             else f"not measured yet {label}" for k, label in CACHE_STATES.items()]
-    return (f"How long: executing this notebook at full size took {parts[0]}, and {parts[1]} "
-            "(measured by tools/build_notebooks.py on a 2-core CPU; a shared machine can be slower).")
+    parts = [f"{label}, {measured[k]['seconds']:.0f} s ({measured[k]['date']})" if k in measured
+             else f"{label}, not measured yet" for k, label in CACHE_STATES.items()]
+    return (f"How long at full size: {parts[0]}; {parts[1]} (wall-clock, measured by "
+            "tools/build_notebooks.py on a 2-core CPU; a shared or busy machine is slower).")

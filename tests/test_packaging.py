@@ -3,6 +3,8 @@
 import pathlib
 import re
 
+import pytest
+
 try:
     import tomllib  # Python >= 3.11
 except ModuleNotFoundError:  # Python 3.10: the same parser, from PyPI (the test extra installs it)
@@ -81,7 +83,7 @@ def test_the_build_records_cold_and_warm_times_and_fills_the_cell_that_prints_th
     build = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(build)
     times = tmp_path / "build_times.json"
-    assert "not measured yet from an empty cache" in show.build_times("09", times)
+    assert "from an empty cache, not measured yet" in show.build_times("09", times)
     cache = tmp_path / "cache"
     monkeypatch.setenv("RLHF_EDU_CACHE", str(cache))
     assert build.cache_snapshot() == set()            # no cache at all: a cold start
@@ -90,9 +92,12 @@ def test_the_build_records_cold_and_warm_times_and_fills_the_cell_that_prints_th
     build.record_time("09", "cold", 312.44, times)
     build.record_time("09", "warm", 84.0, times)
     text = show.build_times("09", times)
-    assert "312 s from an empty cache" in text and "84 s with every stage already cached" in text
+    assert "from an empty cache, 312 s" in text and "with every stage already cached, 84 s" in text
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_code_cell('print(show.build_times("09"))'), nbformat.v4.new_code_cell("1 + 1")]
     nb.cells[0]["outputs"] = [nbformat.v4.new_output("stream", name="stdout", text="stale\n")]
     build.fill_build_times(nb, "09", times)
     assert nb.cells[0].outputs[0].text == text + "\n" and nb.cells[1].get("outputs") == []
+    nb.cells[0].source = 'print(show.build_times("09"))\nprint(cfg)'  # its other output would be lost
+    with pytest.raises(ValueError, match="nothing else"):
+        build.fill_build_times(nb, "09", times)

@@ -173,3 +173,5 @@ def test_report_warns_once_in_words_when_a_run_leaves_the_healthy_ranges():
         for log in _history([0.1] * 4, [0.01] * 4):
             rl.report(_Bar(), history, {**log, "score": 0.0, "kl_k1": 0.0})
     assert not [w for w in caught if w.category is rl.UnhealthyRunWarning]
+    # a one-iteration run has no first half: only the per-iteration check speaks
+    assert rl.health_warnings(_history([0.2], [0.03]), 1) == []

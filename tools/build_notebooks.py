@@ -105,6 +105,9 @@ def fill_build_times(nb, notebook: str, path: pathlib.Path = BUILD_TIMES) -> Non
     text = show.build_times(notebook, path)
     for cell in nb.cells:
         if cell.cell_type == "code" and "show.build_times(" in cell.source:
+            code = [line for line in cell.source.splitlines() if line.strip() and not line.startswith("#")]
+            if len(code) != 1:  # its outputs are replaced: anything else the cell printed would be lost
+                raise ValueError(f"the cell that prints show.build_times must do nothing else: {cell.source!r}")
             cell["outputs"] = [nbformat.v4.new_output("stream", name="stdout", text=text + "\n")]
 
 
