@@ -300,8 +300,9 @@ plots.plot_rl_history(history, ("score", "kl_k1", "total_reward"), f"policy grad
 # %% [markdown]
 # How big was each step? The loop takes one gradient step per batch, so the KL between the policy that
 # sampled the batch and the policy after its step (`approx_kl`, $k_3$ per token, logged by the trainer)
-# says how far one iteration moved it. Notebook 09 reads the same number for PPO against the ranges
-# practitioners treat as healthy (`docs/ppo-checklist.md`):
+# says how far one iteration moved it. Notebook 09 reads a close relative for PPO (the mean over its
+# minibatches, each measured before its step) against the ranges practitioners treat as healthy
+# (`docs/ppo-checklist.md`):
 
 # %%
 # NBVAL_IGNORE_OUTPUT
@@ -354,8 +355,8 @@ display(Markdown(
     f"{spread('judge_positive_rate')} and the reward model's score at {spread('rm_score')}. Meanwhile the KL to "
     f"the SFT model reached {kl_lo:.1f}–{kl_hi:.1f} nats, distinct-2 ended at {spread('distinct_2')} and the "
     f"perplexity under the reference at {spread('ref_perplexity', '.1f')}. On the training prompts the judge's "
-    f"positive rate ended at {spread('judge_positive_rate', table=tables['training'])}: the SFT model itself scores "
-    f"differently on the two sets, so compare each set's gain over SFT, not raw rates (notebook 09 does, with "
+    f"positive rate ended at {spread('judge_positive_rate', table=tables['training'])}. The SFT model's rate differs "
+    f"between the sets too, so compare each set's gain over SFT, not raw rates (notebook 09 does, with "
     f"intervals)."))
 
 # %% [markdown]

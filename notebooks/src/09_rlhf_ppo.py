@@ -51,11 +51,12 @@ _ = torch.manual_seed(0)
 # Which size is running: full in JupyterLab, test under pytest (see the README).
 print(stages.describe_size())
 
+cfg = pipeline.rl_setup().ppo  # every PPO hyper-parameter, at this size
+print(show.settings(cfg))
+
 # %%
 # NBVAL_IGNORE_OUTPUT
 print(show.build_times("09"))  # filled in by tools/build_notebooks.py
-cfg = pipeline.rl_setup().ppo  # every PPO hyper-parameter, at this size
-print(show.settings(cfg))
 
 # %% [markdown]
 # ## One PPO iteration, in five steps
@@ -427,6 +428,9 @@ clip_frac_0 = sum(s["clip_frac"] for s in log) / len(log)
 print(f"after the iteration's {len(log)} steps: ratios from {r_end.min().item():.3f} to {r_end.max().item():.3f}, "
       f"{outside:.0%} of the batch's tokens outside [{1 - one.clip_eps:.1f}, {1 + one.clip_eps:.1f}]")
 print(f"clip fraction of iteration 0 (the mean over its {len(log)} minibatches, as the trainer logs it): {clip_frac_0:.3f}")
+approx_kl_0 = sum(s["approx_kl"] for s in log) / len(log)
+print(f"approx-KL after the last step: {rl.approx_kl(final_logp, old_logp, mask):.4f}; the logged mean over the "
+      f"minibatches, each measured before its step: {approx_kl_0:.4f}")
 
 # %% [markdown]
 # ### Explained variance
@@ -593,7 +597,7 @@ for s, c in curves.items():
     f, e, l, j = c["first"], c["end"], c["last"], c["jump"]
     print(f"{s:>4} {f['score']:+6.2f} -> {e['score']:+5.2f} {e['kl_k1']:9.2f} {f['entropy']:8.3f} -> {e['entropy']:5.3f} "
           f"{f['clip_frac']:6.3f} -> {l['clip_frac']:5.3f} {f['approx_kl']:10.4f} -> {l['approx_kl']:6.4f} "
-          f"{e['explained_variance']:12.2f} {j['kl_k1']:9.2f}, {j['kl_k3']:5.2f}")
+          f"{e['explained_variance']:12.2f} {j['kl_k1']:9.3f}, {j['kl_k3']:5.3f}")
 
 
 def span(values, fmt=".2f"):
@@ -631,22 +635,26 @@ display(Markdown(
     f"{span([c['end']['explained_variance'] for c in cs])}"
     + (": the value head predicts part of the returns, not all of them;\n"
        if all(0 < c['end']['explained_variance'] < 1 for c in cs) else ";\n") +
-    f"- **kl_k3** moved from one iteration to the next by {span([c['jump']['kl_k3'] for c in cs])} nats on average, "
-    f"kl_k1 by {span([c['jump']['kl_k1'] for c in cs])}: "
-    + ("the $k_3$ curve is the jumpier one on every seed; the next cell shows why." if all(k3_jumpier)
+    f"- **kl_k3** moved from one iteration to the next by {span([c['jump']['kl_k3'] for c in cs], '.3f')} nats on "
+    f"average, kl_k1 by {span([c['jump']['kl_k1'] for c in cs], '.3f')}: "
+    + ("the $k_3$ curve is the jumpier one on every seed; the section \"Why the k3 curve spikes\" below shows why." if all(k3_jumpier)
        else "neither curve is the jumpier one on every seed.")))
 
 # %% [markdown]
 # ### Inside the healthy ranges?
 #
 # Two of those panels say whether PPO took the small steps it is built for. The **clip fraction** is
-# the share of tokens whose ratio $\pi_{\text{new}}/\pi_{\text{old}}$ left $[1-\varepsilon, 1+\varepsilon]$
-# during the iteration's updates; past the clip those tokens give no gradient, so a high share means
-# most of the batch is no longer being learned from. **approx-KL** ($k_3$ between the policy that
-# sampled and the updated one, per token) is how far one iteration moved the policy. The PPO paper's
-# first update moved its policy a KL of about 0.02, Spinning Up stops an update at 1.5 × 0.01, and
-# the "37 implementation details" authors found approx-KL above 0.02 usually meant a bug or a step too
-# large (sources and our ranges: `docs/ppo-checklist.md`). We read every iteration against
+# the share of tokens whose ratio $\pi_{\text{new}}/\pi_{\text{old}}$ was outside
+# $[1-\varepsilon, 1+\varepsilon]$ when a minibatch step began, averaged over the iteration's steps.
+# Tokens past the band in the direction their advantage pushes give no gradient (notebook 04), so a
+# high share means much of the batch has stopped teaching the update. **approx-KL** is logged the same
+# way: the mean, over the iteration's minibatches, of how far the policy had moved ($k_3$ per token)
+# from the one that sampled, measured before each step; after the iteration's last step it is larger
+# (the cell after the minibatch table above prints both). The PPO paper's first update moved its
+# policy a KL of about 0.02, Spinning Up stops an update at 1.5 × 0.01, and the "37 implementation
+# details" authors found approx-KL much above 0.02 usually meant a bug or a step too large (sources and
+# our ranges: `docs/ppo-checklist.md`; they measure at slightly different moments, so read the ranges
+# as orders of magnitude). We read every iteration against
 # `rl.HEALTHY_MAX` and the first half's mean against `rl.HEALTHY_FIRST_HALF`: later iterations run at
 # an annealed learning rate, so a mean over the whole run would hide a hot start.
 
@@ -699,9 +707,11 @@ display(Markdown(
     f"{hot['clip_frac']['max']:.3f} and approx-KL at {hot['approx_kl']['max']:.3f} (iteration "
     f"{hot['approx_kl']['at']}), and the first half averages {hot['clip_frac']['first_half_mean']:.3f} and "
     f"{hot['approx_kl']['first_half_mean']:.3f}: "
-    + ("the clip cannot keep such an update small: it only stops the gradient of tokens already past the band, "
-       "and one large step carries tokens that were still inside it far past it. The section \"Judged "
-       "independently\" below measures what that run bought."
+    + ("the clip cannot keep such an update small. Each iteration's first step starts with every ratio at "
+       "exactly 1, where the clip does nothing, so at ten times the learning rate that one step already moves the "
+       "policy far; and the clip only stops the gradient of tokens already past the band, while a large step "
+       "carries tokens that were still inside it far past it. The section \"Judged independently\" below "
+       "measures what that run bought."
        if not all(v["healthy"] for v in hot.values()) else "still inside the ranges.")))
 
 # %% [markdown]
@@ -754,7 +764,9 @@ display(Markdown(
 #
 # The cell below runs one real PPO iteration, on a copy of the trained policy (seed 0): it samples 8
 # completions of the story's prompts, scores them, and makes the iteration's updates (`ppo_epochs`
-# epochs of the clipped loss, at the settings printed at the top, on one minibatch of all 8). The
+# epochs of the clipped loss at the settings printed at the top, except that the batch is these 8,
+# one minibatch of all 8, one sample per prompt; so its steps are fewer and larger than a training
+# iteration's, and its ratios can leave the healthy ranges). The
 # explorer then lays that batch out token by token: the per-token KL estimate $k_1$, the per-token
 # **reward** ($-\beta\,k_1$, plus the reward model's score on the last token), the **advantage** from
 # GAE, the **ratio** $r$ of the updated policy to the one that sampled, and the three terms of the
@@ -765,7 +777,7 @@ display(Markdown(
 # $\beta = 0$ only the last token is rewarded); $\lambda$ and $\gamma$ decide how far back the final
 # score reaches (at $\lambda = 0$, before whitening, each token's advantage is its own reward);
 # $\varepsilon$ decides how many tokens get clipped. The ratios stay those of the real update, made at
-# the configured settings. Every PPO run starts its value head at zero, so in this first iteration
+# the settings above. Every PPO run starts its value head at zero, so in this first iteration
 # $V = 0$, as in our iteration 0 above, and $\gamma$ and $\lambda$ act only through their product
 # $\gamma\lambda$; with a trained value head they differ.
 #
@@ -863,12 +875,14 @@ display(Markdown(
 # %% [markdown]
 # ### Two prompt sets, one policy
 #
-# Why measure on prompts RL never saw? The training prompts are where the reward model's score was
-# pushed up, prompt by prompt; a policy could have learned *those prompts*. If it had, its gain over
-# SFT would be larger on the training prompts than on the held-out ones. Each prompt's judge
-# positive rate (over its 4 samples) gives a table of 3 seeds × 37 prompts; the interval of its mean
-# respects that design (seeds are few, and every seed sees the same prompts: `stats.mean_ci` with
-# `"crossed"`, notebook 12 explains it).
+# Why measure on prompts RL never saw? The "training prompts" here are 37 drawn from the pool of
+# tweet openings RL samples from (thousands; a run draws 480 with replacement, so it sees about one of
+# these 37). The question is therefore not whether PPO memorised prompts, but whether its gain carries
+# over from the *kind* of opener it trained on to openers no training tweet starts with. If it did
+# not, its gain over SFT would be larger on the training prompts. Each prompt's judge positive rate
+# (over its 4 samples) gives a table of 3 seeds × 37 prompts; the interval of its mean respects that
+# design (seeds are few, and every seed sees the same prompts: `stats.mean_ci` with `"crossed"`;
+# `rlhf_edu/stats.py` and notebook 11's Exercise 2 explain it).
 
 # %%
 # NBVAL_IGNORE_OUTPUT
@@ -891,18 +905,25 @@ print(f"gain on training prompts - gain on held-out prompts = {gap_ci.estimate:+
 # %%
 # NBVAL_IGNORE_OUTPUT
 held, train_ = gains["held-out"], gains["training"]
-sft_gap = per_prompt["training"]["SFT"].mean() - per_prompt["held-out"]["SFT"].mean()
+sft_h, sft_t = per_prompt["held-out"]["SFT"], per_prompt["training"]["SFT"]
+sft_gap = sft_t.mean() - sft_h.mean()  # two independent sets of prompts: a two-sample t interval
+half = stats.t_quantile(0.975, len(sft_h) + len(sft_t) - 2) * math.sqrt(sft_h.var(ddof=1) / len(sft_h)
+                                                                        + sft_t.var(ddof=1) / len(sft_t))
+sft_differs = abs(sft_gap) > half
 display(Markdown(
-    f"Even the SFT model, which never did RL, is judged positive {abs(sft_gap):.3f} "
-    f"{'more' if sft_gap > 0 else 'less'} often on the training prompts than on the held-out ones: the two sets "
-    f"differ in how easily they lead to a positive tweet, which is why we compare *gains over SFT* on each set, "
-    f"not raw rates. PPO's gain is {held.estimate:+.3f} [{held.low:+.3f}, {held.high:+.3f}] on the held-out prompts and "
+    f"The SFT model, which never did RL, is judged positive {sft_gap:+.3f} more often on the training prompts than "
+    f"on the held-out ones, 95% CI [{sft_gap - half:+.3f}, {sft_gap + half:+.3f}]"
+    + (": the two sets differ in how easily they lead to a positive tweet. " if sft_differs else
+       f": with {len(sft_h)} prompts each we cannot tell the sets apart. ")
+    + f"Either way we compare *gains over SFT* on each set, which removes such a difference, not raw rates. "
+    f"PPO's gain is {held.estimate:+.3f} [{held.low:+.3f}, {held.high:+.3f}] on the held-out prompts and "
     f"{train_.estimate:+.3f} [{train_.low:+.3f}, {train_.high:+.3f}] on the training prompts; "
     + (f"the difference, {gap_ci.estimate:+.3f} [{gap_ci.low:+.3f}, {gap_ci.high:+.3f}], includes 0: at this sample "
-       f"size we cannot tell the two gains apart, so there is no sign that PPO learned its training prompts "
-       f"rather than positivity." if gap_ci.low <= 0 <= gap_ci.high else
-       f"the difference, {gap_ci.estimate:+.3f} [{gap_ci.low:+.3f}, {gap_ci.high:+.3f}], excludes 0: part of what PPO "
-       f"learned is specific to its training prompts (a generalisation gap).")))
+       f"size we cannot tell the two gains apart, and the interval rules out a training-prompt advantage above "
+       f"{gap_ci.high:+.3f}." if gap_ci.low <= 0 <= gap_ci.high else
+       f"the difference, {gap_ci.estimate:+.3f} [{gap_ci.low:+.3f}, {gap_ci.high:+.3f}], excludes 0: the gain is "
+       + ("larger on the kind of opener RL trained on (a generalisation gap)." if gap_ci.low > 0 else
+          "larger on the held-out openers."))))
 
 # %% [markdown]
 # Which words did PPO learn to use? For each seed, the words whose share of all completion words grew
@@ -946,12 +967,12 @@ print(side_by_side(models, tok, story))
 #   in the profitable direction, and the clip fraction measures how many tokens are outside it.
 # - A healthy PPO run takes small steps: every iteration's clip fraction and approx-KL stay inside
 #   ranges practitioners use (`rl.HEALTHY_MAX`, sources in `docs/ppo-checklist.md`), and the trainer
-#   warns in words when they do not. Ten times the learning rate left them at once, and the run
-#   wandered further from the SFT model for what it bought.
-# - Judge RL on prompts it never trained on. Compare *gains over SFT* on each prompt set, not raw
-#   rates: the SFT model itself scores differently on the two sets.
+#   warns in words when they do not; the run at ten times the learning rate is the example of one
+#   outside them (its report above).
+# - Judge RL on prompts it never trained on, and compare *gains over SFT* on each prompt set, not
+#   raw rates, with intervals that respect the design (seeds and shared prompts).
 # - The readings above are printed from the three seeds' numbers: what PPO bought with the judge,
-#   what it cost in KL, diversity and length, and which words it leaned on. The judge scores words,
+#   what it cost in KL and diversity, and which words it leaned on. The judge scores words,
 #   so a policy that leans on a few words both like (see the word table) can please both without
 #   writing better tweets. Notebook 10 varies the KL leash to see this trade-off directly.
 

@@ -23,11 +23,13 @@
 %matplotlib inline
 import collections
 import dataclasses
+import math
 
 import torch
 from IPython.display import Markdown, display
 
 from rlhf_edu import formulas, plots, show, stages, words
+from rlhf_edu import rl as prl  # `rl` below is the task's RL settings
 from rlhf_edu.evaluation import SEPARATOR, side_by_side
 from rlhf_edu.model import frozen_copy, response_logprobs
 from rlhf_edu.rollout import collect_rollout
@@ -61,9 +63,11 @@ BETAS, SWEEP, SEEDS = rl.sweep_betas, rl.sweep, (0, 1, 2)
 print("betas:", BETAS)
 print(show.settings(SWEEP, "sweep settings (PPOConfig)"))
 print("\nnotebook 09's run -> this sweep:")
-for f in dataclasses.fields(SWEEP):
-    if getattr(rl.ppo, f.name) != getattr(SWEEP, f.name):
-        print(f"  {f.name:<10} {getattr(rl.ppo, f.name)!r} -> {getattr(SWEEP, f.name)!r}")
+changed = [f.name for f in dataclasses.fields(SWEEP) if getattr(rl.ppo, f.name) != getattr(SWEEP, f.name)]
+for name in changed:
+    print(f"  {name:<10} {getattr(rl.ppo, name)!r} -> {getattr(SWEEP, name)!r}")
+if not changed:
+    print("  (none: the same settings; each run changes only β and the seed)")
 
 # %% [markdown]
 # Each (β, seed) pair is its own cached stage, keyed by its settings:
@@ -84,7 +88,16 @@ runs = {(beta, seed): pipeline.ppo_policy(cfg=dataclasses.replace(SWEEP, beta=be
 policies = {beta: runs[beta, 0][0] for beta in BETAS}  # seed 0
 train_seconds = sum(log["seconds"] for _, history in runs.values() for log in history)
 print(f"{len(runs)} PPO runs ({len(BETAS)} betas x {len(SEEDS)} seeds); training them took "
-      f"{train_seconds:.0f} s in all, from their logs (the first time only: they are cached now)")
+      f"{train_seconds:.0f} s in all (wall-clock from their logs, so it depends on the machine's load; "
+      f"the first time only: they are cached now)")
+healthy = {key: all(v["healthy"] for v in prl.health(history, SWEEP.iterations).values())
+           for key, (_, history) in runs.items()}
+worst = {k: max(prl.health(h, SWEEP.iterations)[k]["max"] for _, h in runs.values()) for k in prl.HEALTHY_MAX}
+print(f"inside the healthy ranges (notebook 09): {sum(healthy.values())} of {len(runs)} runs; the largest clip fraction "
+      f"of any iteration {worst['clip_frac']:.3f}, the largest approx-KL {worst['approx_kl']:.3f}")
+for key, ok in healthy.items():
+    if not ok:
+        print(f"  β = {key[0]:g}, seed {key[1]}: " + prl.health_report(runs[key][1], SWEEP.iterations))
 
 # %% [markdown]
 # ## One point of the frontier, by hand
@@ -213,6 +226,10 @@ print(f"β = {BETA:g} ({hack_total} words): {hack_top}")
 # %%
 # NBVAL_IGNORE_OUTPUT
 share = lambda counts, total, w: counts[w] / total
+real_tokens = mask.sum().item()
+kl_per_token = kl.sum().item() / real_tokens                  # k1 per token
+surprisal = -(logp * mask).sum().item() / real_tokens         # the policy's own, per token
+assert abs(math.log(table_row["ref_perplexity"]) - (kl_per_token + surprisal)) < 1e-3
 top5 = [w for w, _ in hack_counts.most_common(5)]
 display(Markdown(
     f"With no leash (β = {BETA:g}, seed 0) the five most frequent words of the completions are "
@@ -224,12 +241,16 @@ display(Markdown(
     f"{table_row['rm_score']:.2f} (SFT {base['rm_score']:.2f}), and the judge calls "
     f"{table_row['judge_positive_rate']:.0%} of it positive (SFT {base['judge_positive_rate']:.0%}). (Its perplexity "
     f"under the SFT model, {table_row['ref_perplexity']:.1f} against {base['ref_perplexity']:.1f}, is no separate "
-    f"evidence: it is the KL the leash measures, seen per token.)"))
+    f"evidence: its log is the per-token KL, {kl_per_token:.2f} nats, plus the policy's own per-token surprisal, "
+    f"{surprisal:.2f}, so it rises with the KL and falls as the text grows repetitive.)"))
 
 # %% [markdown]
 # Is that score earned? Real positive tweets are what the reward model was trained to rank high.
 # If it scores the policy's text above them, it is rewarding something real tweets do not have:
-# the proxy, not positivity, is being optimised.
+# the proxy, not positivity, is being optimised. Every text here is scored the same way:
+# `score_texts` encodes each text afresh and ends it with an end-of-text token. The rollout's scores
+# above read the sampled tokens, which can split words differently and have no end token when a
+# completion hit the length limit, so the two differ slightly.
 
 # %%
 # NBVAL_IGNORE_OUTPUT
@@ -238,6 +259,9 @@ real_scores = rm.score_texts(tok, real_positive)
 hack_scores = rm.score_texts(tok, ro.texts)   # prompt + completion, scored the same way
 sft_scores = rm.score_texts(tok, sft_ro.texts)
 above = (hack_scores > real_scores.median()).float().mean().item()
+print(f"{int((ro.lengths == 24).sum())} of the {len(ro.texts)} β = {BETA:g} completions hit the 24-token limit")
+real_vader = judge.vader_compound(real_positive)
+print(f"VADER mean compound: real positive tweets {real_vader.mean():.2f}, β = {BETA:g} texts {compound.mean():.2f}")
 print("reward-model score, mean (median):")
 print(f"  {len(real_positive)} real positive test tweets   {real_scores.mean():6.2f} ({real_scores.median():.2f})")
 print(f"  SFT completions                   {sft_scores.mean():6.2f} ({sft_scores.median():.2f})")
@@ -249,8 +273,10 @@ print(f"share of the β = {BETA:g} texts scored above the median real positive t
 display(Markdown(
     f"The reward model scores the β = {BETA:g} policy's texts at {hack_scores.mean():.2f} on average, "
     + (f"**above** the real positive tweets' {real_scores.mean():.2f}: {above:.0%} of them beat the median real "
-       f"positive tweet. Text that repeats itself like this is not more positive than a real tweet, so that surplus "
-       f"is what the proxy over-rewards." if hack_scores.mean() > real_scores.mean() else
+       f"positive tweet. The text repeats a few words (repetition {table_row['repetition']:.2f}, SFT "
+       f"{base['repetition']:.2f}), and the reward model ranks that above real positive tweets: the surplus pays for "
+       f"repeated positive words, not for better tweets (VADER, a word list, is fooled the same way: "
+       f"{compound.mean():.2f} against {real_vader.mean():.2f})." if hack_scores.mean() > real_scores.mean() else
        f"below the real positive tweets' {real_scores.mean():.2f}: on this measure the reward model is not yet "
        f"rating the policy's text above real positive tweets.")))
 
@@ -300,10 +326,10 @@ plots.plot_beta_sweep(mean_rows)  # the seed means
 # ## Did each run improve its own objective?
 #
 # PPO at a given β maximises the KL-regularised objective, the reward-model score minus β times the
-# KL to the SFT model, on its training prompts. The SFT model itself scores its own reward-model score
-# on that objective (its KL to itself is 0), so every run should end above SFT. A run that ends
+# KL to the SFT model, on its training prompts. For the SFT model the objective is just its
+# reward-model score (its KL to itself is 0), so every run should end above SFT. A run that ends
 # *below* the model it started from, on the very objective it maximises, did not trade reward for KL:
-# its optimiser overshot. We measure the objective where it was optimised, on the training prompts,
+# its optimiser overshot. We measure the objective on 37 prompts drawn from the pool it trained on,
 # with the same sampling seed for every model.
 
 # %%
@@ -326,8 +352,8 @@ below = [(beta, s) for (beta, s), v in objective.items() if v < sft_objective]
 margins = {beta: min(objective[beta, s] for s in SEEDS) - sft_objective for beta in BETAS}
 if not below:
     text = (f"Every run ended above the SFT model on its own objective, on every seed: the smallest margin is "
-            f"{min(margins.values()):+.2f} (β = {min(margins, key=margins.get):g}). Each point of the sweep is a "
-            "trade the optimiser actually made, reward bought with KL, not an optimiser that overshot.")
+            f"{min(margins.values()):+.2f} (β = {min(margins, key=margins.get):g}). So no run shows the clearest sign "
+            "of an overshooting optimiser, ending below its starting point on the objective it maximises.")
 else:
     text = ("These runs ended **below** the SFT model on the objective they maximise: "
             + ", ".join(f"β = {b:g}, seed {s} ({objective[b, s] - sft_objective:+.2f})" for b, s in below)
