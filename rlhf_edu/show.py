@@ -76,5 +76,5 @@ def build_times(notebook: str, path: pathlib.Path | None = None) -> str:
     measured = json.loads(path.read_text()).get(notebook, {}) if path.is_file() else {}
     parts = [f"{label}, {measured[k]['seconds']:.0f} s ({measured[k]['date']})" if k in measured
              else f"{label}, not measured yet" for k, label in CACHE_STATES.items()]
-    return (f"How long at full size: {parts[0]}; {parts[1]} (wall-clock, measured by "
-            "tools/build_notebooks.py on a 2-core CPU; a shared or busy machine is slower).")
+    return (f"How long at full size: {parts[0]}; {parts[1]}.\n(Wall-clock, measured by "
+            "tools/build_notebooks.py on a 2-core CPU; a shared or busy machine is slower.)")
