@@ -149,24 +149,38 @@ def cmd_sentiment(args) -> int:
 
 def cmd_compare(args) -> int:
     from . import plots
-    from .sentiment import compare
+    from .sentiment import compare, frontiers
 
     s, rl = _sentiment_settings(args)
     out, progress, t0 = _start(args)
     kinds = tuple(args.algos) if args.algos else tuple(compare.NAMES)
     print("equal budgets: " + "; ".join(f"{compare.NAMES[k]} {b}" for k, b in compare.check_setup(rl, kinds).items()))
     runs = compare.compare(s, rl, kinds=kinds, progress=progress, announce=lambda text: print(text, flush=True))
+    bon = frontiers.best_of_n(s, rl)
     print(f"\nmeasured on {rl.heldout_prompts} held-out prompts (openers RL never sampled from), the headline; "
           "judge(tr): the judge on as many training prompts")
     print(compare.table(runs))
     print("\n" + compare.spread_table(runs, rl))
-    print("\njudge positive rate at equal KL (seed 0's runs, linear between two betas):")
-    for kl, judge in compare.judge_at_equal_kl(runs).items():
-        print(f"  KL {kl:5.2f}: " + ", ".join(f"{compare.NAMES[k]} {v:.3f}"
-                                             for k, v in sorted(judge.items(), key=lambda kv: -kv[1])))
-    fig = plots.plot_algorithm_frontiers(compare.frontier_points(runs, rl))
-    fig.savefig(out / "frontier.png", dpi=100, metadata={"Software": None})
-    print(f"\nfrontier plot saved to {out / 'frontier.png'}")
+    for prompts in compare.SETS:
+        print("\n" + frontiers.equal_kl_table(runs, prompts))
+    print("\n" + frontiers.best_of_n_table(bon, rl))
+    print("\n".join(frontiers.best_of_n_readings(frontiers.best_of_n_against(runs, bon))))
+    points = frontiers.gao_points(runs, bon)
+    fits = frontiers.gao_fits(points)
+    print("\nGao et al. (2022): gold = judge, proxy = RM score, both minus the start's, against d = sqrt(KL)")
+    print(frontiers.gao_table(fits))
+    print("\n".join(frontiers.gao_notes(fits)))
+    c = compare.costs(runs)
+    print("\ntraining cost per run, mean [min, max] over each algorithm's runs (betas x seeds):")
+    for kind, v in c.items():
+        print(f"  {compare.NAMES[kind]:<16} {'%.1f [%.1f, %.1f]' % v['seconds']:>20} s "
+              f"{'%.0f [%d, %d]' % v['tokens']:>22} sampled tokens")
+    print(f"  seconds, cheapest to dearest ('<' only where the ranges do not overlap): {compare.cost_order(c)}")
+    print("\nhealth (rl.health_report):\n" + "\n".join(compare.health_lines(runs, rl)))
+    for name, fig in (("frontier.png", plots.plot_algorithm_frontiers(frontiers.frontier_points(runs, bon))),
+                      ("overoptimization.png", plots.plot_overoptimization(points, fits))):
+        fig.savefig(out / name, dpi=100, metadata={"Software": None})
+    print(f"\nplots saved to {out}: frontier.png, overoptimization.png")
     print(f"done in {time.perf_counter() - t0:.0f} s")
     return 0
 
@@ -310,7 +324,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("compare", help="notebook 12's table: every algorithm under one budget",
                        **_settings_help("compare", _sentiment_roots))
     _add_set(p)
-    p.add_argument("--out", default="runs/compare", help="folder for the frontier plot (default: %(default)s)")
+    p.add_argument("--out", default="runs/compare", help="folder for the two plots (default: %(default)s)")
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
     p.add_argument("--algos", nargs="+", choices=list(ALGORITHM_NAMES), default=None, metavar="ALGO",
                    help="only these algorithms (default: all of %(choices)s)")

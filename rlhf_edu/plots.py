@@ -363,8 +363,9 @@ def plot_rounds(columns: dict[str, dict]) -> Figure:
 
 
 def plot_algorithm_frontiers(points: dict) -> Figure:
-    """Judge and reward-model score against KL, a curve per algorithm (its beta sweep, seed 0) and open
-    marks for its other seeds; ``points`` as ``sentiment.compare.frontier_points`` lays them out."""
+    """Judge and reward-model score against KL: per algorithm every run (filled: seed 0, open: the other
+    seeds) and its mean with a 95 % band over seeds x prompts; best-of-n's curve (dashed, its KL bound);
+    ``points`` as ``sentiment.frontiers.frontier_points`` lays them out."""
     fig = Figure(figsize=(11, 4.2), layout="constrained")
     axes = fig.subplots(1, 2)
     sft = points["sft"]
@@ -372,18 +373,47 @@ def plot_algorithm_frontiers(points: dict) -> Figure:
                               ("independent judge (VADER positive rate)", "reward-model score (the proxy)")):
         ax.plot([0], [sft[key]], "k*", markersize=11, label="SFT start")
         for i, (name, curve) in enumerate(points["curves"].items()):
-            color, sweep = f"C{i}", curve["sweep"]
-            ax.plot([r["kl_k1"] for r in sweep], [r[key] for r in sweep], "o-", color=color, label=name)
-            for r in sweep:
-                ax.annotate(f"β={r['beta']:g}", (r["kl_k1"], r[key]), fontsize=7, color=color,
-                            xytext=(3, -9), textcoords="offset points")
-            others = curve["other_seeds"]
-            ax.plot([r["kl_k1"] for r in others], [r[key] for r in others], "o", color=color,
-                    markerfacecolor="none")
+            color, band, runs = f"C{i}", curve["band"], curve["runs"]
+            for first in (True, False):
+                rs = [r for r in runs if (r["seed"] == 0) == first]
+                ax.plot([r["kl_k1"] for r in rs], [r[key] for r in rs], "o", color=color, markersize=4,
+                        markerfacecolor=color if first else "none", alpha=0.8)
+            mean, low, high = zip(*band[key]) if band else ((), (), ())
+            ax.fill_between(band.get("kl_k1", []), low, high, color=color, alpha=0.15, lw=0)
+            ax.plot(band.get("kl_k1", []), mean, "-", color=color, label=name)  # no band: the legend's entry only
+        if points.get("best_of_n"):
+            bon = points["best_of_n"]
+            ax.plot([r["kl_k1"] for r in bon], [r[key] for r in bon], "k--", marker=".", label="best-of-n")
+            for r in bon[-2:]:
+                ax.annotate(f"n={r['n']}", (r["kl_k1"], r[key]), fontsize=7, xytext=(3, -9), textcoords="offset points")
         ax.set(title=title, xlabel="KL to the SFT model (nats per completion)")
         if key == "rm_score":
             style_grid(ax)
         else:
             ax.grid(True, alpha=0.3)  # a rate: no line at 0, which would squeeze the curves
-    axes[0].legend(fontsize=8, loc="lower right", title="filled: seed 0; open: seeds 1, 2", title_fontsize=7)
+    axes[0].legend(fontsize=8, loc="lower right", title="dots: runs (filled: seed 0); band: 95 % interval",
+                   title_fontsize=7)
+    return fig
+
+
+def plot_overoptimization(points: dict, fits: dict) -> Figure:
+    """Gao et al.'s (2022) axes: gold (the judge) and proxy (the reward model), each minus the start's,
+    against d = sqrt(KL); measured points and the fitted curves, over the KLs measured.
+    ``points`` and ``fits`` as ``sentiment.frontiers.gao_points`` and ``gao_fits`` give them."""
+    from rlhf_edu import overoptimization
+
+    fig = Figure(figsize=(11, 4.2), layout="constrained")
+    for ax, target, title in zip(fig.subplots(1, 2), ("gold", "proxy"),
+                                 ("gold: judge positive rate − SFT's", "proxy: reward-model score − SFT's")):
+        for i, (name, p) in enumerate(points.items()):
+            color = "k" if p["form"] == "bon" else f"C{i}"
+            ax.plot([math.sqrt(k) for k in p["kl"]], p[target], "s" if p["form"] == "bon" else "o", color=color,
+                    markersize=4, alpha=0.7)
+            f = fits[name][target]
+            if f is not None:
+                kl, y = overoptimization.curve(f)
+                ax.plot(kl ** 0.5, y, "-", color=color, label=f"{name} ({f.form}, R² {f.r2:.2f})")
+        ax.set(title=title, xlabel="d = √KL (√nats)")
+        ax.legend(fontsize=7)
+        style_grid(ax)
     return fig

@@ -160,3 +160,57 @@ def test_ppo_from_policy_continues_the_last_policy(cache):
     assert cont[1]["history"][0]["kl_k1"] != 0.0
     st = cont[1]["stats"]
     assert 0 < st["seconds_labels"] + st["seconds_reward_model"] <= st["seconds"]
+
+
+@pytest.mark.slow  # trains a tiny pipeline
+def test_the_control_is_round_0s_reward_model_with_the_rounds_ppo(cache):
+    s = dataclasses.replace(TINY, ppo=dataclasses.replace(TINY.ppo, no_eos_penalty=None))
+    cfg = dataclasses.replace(TINY_ROUNDS, rounds=1, ppo_iterations=2)
+    res = rounds.run_rounds(s, cfg, progress=False)
+    ctrl = rounds.control(s, cfg, progress=False)
+    assert len(ctrl["history"]) == 2 == len(res[1]["history"]) and len(res[0]["history"]) == 1
+    assert ctrl["reward_model"].head.weight.equal(res[0]["reward_model"].head.weight)  # round 0's, not round 1's
+    assert ctrl["history"][0]["kl_k1"] == 0.0  # from SFT, like the rounds with ppo_from="sft"
+    again = rounds.control(s, cfg, progress=False)  # cached
+    weights = zip(again["policy"].state_dict().values(), ctrl["policy"].state_dict().values())
+    assert all(torch.equal(a, b) for a, b in weights)
+    same = rounds.control(s, dataclasses.replace(cfg, ppo_iterations=None), progress=False)
+    assert len(same["history"]) == len(res[0]["history"])  # None: round 0's own PPO run
+
+
+def test_the_ceiling_is_the_expected_best_of_k_judge_value():
+    import numpy as np
+
+    from rlhf_edu.tldr import ceiling
+
+    n = 4
+    scores = np.array([0.1, 0.9, 0.5, 0.3,     # post 0: sample 1 is best, then 2, 3, 0
+                       1.0, 1.0, 0.0, 0.0])    # post 1: a tie at the top
+    cover = np.array([0.0, 1.0, 0.5, 0.25, 0.2, 0.4, 0.6, 0.8])
+    out = ceiling.ceiling(scores, {"coverage": cover}, n, ks=(1, 2, 4))
+    assert out[1]["coverage"] == pytest.approx([np.mean(cover[:4]), np.mean(cover[4:])])  # best-of-1: the mean
+    assert out[4]["coverage"][0] == pytest.approx(1.0)  # all four: the RM's favourite
+    # best-of-2, post 0: over the 6 pairs, the higher-scored one's coverage
+    pairs = [(0, 1), (0, 2), (0, 3), (1, 2), (1, 3), (2, 3)]
+    by_hand = np.mean([cover[max(p, key=lambda i: scores[i])] for p in pairs])
+    assert out[2]["coverage"][0] == pytest.approx(by_hand)
+    assert 0.2 <= out[4]["coverage"][1] <= 0.4  # a tie: one of the two top-scored samples, not a low-scored one
+
+
+@pytest.mark.slow  # trains a tiny pipeline
+def test_the_ceiling_samples_once_and_every_reward_model_scores_the_same_samples(cache):
+    from rlhf_edu.tldr import ceiling
+
+    s = TINY
+    samples = ceiling.sample(s, n=4)
+    posts = sm.test_posts(s)
+    assert samples["posts"] == len(posts) and len(samples["summaries"]) == 4 * len(posts)
+    rm, _ = sm.reward_model(s, progress=False)
+    sc = ceiling.scores(rm, samples)
+    assert sc.shape == (4 * len(posts),) and sc.dtype == "float64"
+    j = ceiling.judged(samples, s)
+    assert j["coverage"].shape == sc.shape and set(j["hallucination"].tolist()) <= {0.0, 1.0}
+    again = ceiling.sample(s, n=4)  # the same seed: the same summaries (and the cached file agrees)
+    assert again["summaries"] == samples["summaries"]
+    out = ceiling.ceiling(sc, j, 4, ks=(1, 4))
+    assert out[1]["coverage"] == pytest.approx(j["coverage"].reshape(-1, 4).mean(1))

@@ -6,4 +6,5 @@
 - ``evaluation``  what every table of the task reports (judge, reward, KL, diversity, perplexity)
 - ``pipeline``    the task's settings and stages: pretrain -> SFT -> reward model -> RL, cached
 - ``compare``     PPO, policy gradient, RLOO, GRPO and DPO under one budget (notebook 12, ``rlhf-edu compare``)
+- ``frontiers``   the runs read at equal KL with intervals, best-of-n, Gao et al.'s over-optimisation fits
 """

@@ -1,4 +1,4 @@
-"""Notebook 12 and ``rlhf-edu compare``: PPO, the policy-gradient loop, RLOO, GRPO and DPO side by side.
+"""Notebook 12 and ``rlhf-edu compare``: PPO, policy gradient, RLOO, GRPO and DPO side by side.
 
 One task, one SFT start, one reward model, one independent judge (VADER), one budget:
 
@@ -6,37 +6,46 @@ One task, one SFT start, one reward model, one independent judge (VADER), one bu
   rollout batches of the same size (``sampled_completions``);
 - DPO samples nothing; it reads as many preference pairs as the reward model was trained on
   (``rm.steps x rm.batch_size``, the first of the reward model's own pairs, one pass in batches of
-  the reward model's size: the same number of steps too);
+  the reward model's size: the same number of steps too), and never the reward model itself;
 - everything else is each algorithm's default (``RLHFSetup.ppo``, ``.pg``, ``.rloo``, ``.grpo``,
-  ``.dpo``): learning rate, epochs, group size, clip.
+  ``.dpo``): learning rate, epochs, group size, clip. (Best-of-n, which trains nothing, is in ``frontiers``.)
 
-Every run is measured on the held-out prompts (``pipeline.heldout_prompts``: openers RL never
-sampled from), the headline, and on as many training prompts (``Run.training``), beside it.
+The design (``plan``): every algorithm at every beta of ``RLHFSetup.compare_betas[kind]`` with every seed
+of ``SEEDS``: a frontier (judge against KL) per seed. Every run is a cached stage, and so is its
+evaluation (a JSON file in the run's folder, ``cached_json``), so a second call only reads numbers.
+To try other betas, pass ``dataclasses.replace(rl, compare_betas={...})``.
 
-Each algorithm runs at every beta of ``RLHFSetup.compare_betas[kind]`` for seed 0 (its frontier:
-judge against KL) and at its default beta for every seed of ``SEEDS`` (the spread). Every run is a
-cached stage, so a second call only evaluates. ``compare`` returns the runs; ``table``, ``spread``,
-``judge_at_equal_kl``, ``reward_hacks`` and ``frontier_points`` read them (``plots.plot_algorithm_frontiers``
-draws the last).
+Every run is measured on the held-out prompts (``pipeline.heldout_prompts``: openers RL never sampled
+from), the headline, and on as many training prompts (``Run.training``), beside it, keeping each
+prompt's judge positive rate and reward-model score (``Run.by_prompt``): the (seeds, prompts) tables
+that ``frontiers`` reads at equal KL. Here: ``table`` and ``spread_table`` (the runs), ``costs`` and
+``cost_order`` (seconds and sampled tokens), ``health_lines`` (clip fraction and approx-KL against the
+healthy ranges), ``reward_hacks`` and ``dpo_logprobs`` (what the runs did to the text and to the pairs).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
 import re
 from collections import Counter
 from dataclasses import dataclass, field
 
+import numpy as np
 import torch
 
-from .. import algorithms, dpo, stages
+from .. import algorithms, dpo, stages, stats
 from .. import checkpoint as ckpt
 from ..model import frozen_copy
+from ..rl import HEALTHY_MAX, health, health_report
 from . import evaluation, pipeline
 
 NAMES = algorithms.DISPLAY  # the registry's: {name: how tables name it}
 ON_POLICY = tuple(name for name, a in algorithms.ALGORITHMS.items() if a.samples)
 SEEDS = (0, 1, 2)
+SAMPLES = 4        # completions per prompt in every evaluation (``evaluation.evaluate``'s default)
+EVALUATION = 1     # part of a cached evaluation's key: raise it when what an evaluation holds changes
+SETS = ("held-out", "training")
 
 
 # ---------------------------------------------------------------- the budget
@@ -71,12 +80,12 @@ def check_setup(rl: pipeline.RLHFSetup, kinds=tuple(NAMES)) -> dict[str, str]:
     budgets = {}
     for kind in kinds:
         algorithms.get(kind)  # a ValueError naming the known ones
-        betas = rl.compare_betas.get(kind)
-        if not betas:
-            raise ValueError(f"compare_betas has no betas for {kind!r}")
+        betas = rl.compare_betas.get(kind) or ()
+        if len(set(betas)) < 2:
+            raise ValueError(f"compare_betas[{kind!r}] = {tuple(betas)}: a frontier needs >= 2 distinct betas")
         if getattr(rl, kind).beta not in betas:
             raise ValueError(f"compare_betas[{kind!r}] = {tuple(betas)} must include {kind}'s default beta "
-                             f"{getattr(rl, kind).beta:g} (the seeds run there)")
+                             f"{getattr(rl, kind).beta:g}")
         for beta in betas:
             budget_config(kind, rl, beta)  # each config checks its own settings (beta >= 0, ...)
         cfg = budget_config(kind, rl)
@@ -94,12 +103,18 @@ def check_setup(rl: pipeline.RLHFSetup, kinds=tuple(NAMES)) -> dict[str, str]:
 
 # ---------------------------------------------------------------- the runs
 
+def run_dir(kind: str, cfg, s: pipeline.SentimentSetup, rl: pipeline.RLHFSetup):
+    """A comparison run's cache folder: ``pipeline.policy_dir``'s; DPO's key adds the pairs it reads."""
+    directory = pipeline.policy_dir(kind, s, rl, cfg)
+    return directory if algorithms.get(kind).samples else stages.stage_dir("dpo", directory.name, dpo_pairs(rl))
+
+
 def policy(kind: str, cfg, s: pipeline.SentimentSetup | None = None, rl: pipeline.RLHFSetup | None = None,
            progress: bool | None = None):
     """One comparison run, a cached stage like every other: (policy, history).
 
     On-policy runs are ``pipeline.policy``; DPO reads only the first ``dpo_pairs(rl)`` of the reward
-    model's pairs, so its stage key adds that number to ``pipeline.policy_dir``'s.
+    model's pairs, and never the reward model itself (``budget_config`` keeps its monitor off).
     """
     s, rl = s or pipeline.setup(), rl or pipeline.rl_setup()
     if algorithms.get(kind).samples:
@@ -116,8 +131,19 @@ def policy(kind: str, cfg, s: pipeline.SentimentSetup | None = None, rl: pipelin
         ckpt.save_model(trained, d, trained.config.to_dict(), {"stage": "dpo", "pairs": n, "history": history})
         return trained, history
 
-    directory = stages.stage_dir("dpo", pipeline.policy_dir("dpo", s, rl, cfg).name, n)
-    return stages.cached_stage(directory, fit, stages.load_policy_stage)
+    return stages.cached_stage(run_dir(kind, cfg, s, rl), fit, stages.load_policy_stage)
+
+
+def cached_json(path, compute):
+    """``compute()``'s JSON-able result, written to ``path`` the first time and read from it after."""
+    if path.exists():
+        return json.loads(path.read_text())
+    out = compute()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(out))
+    tmp.replace(path)  # whole or absent: an interrupted write leaves no half file
+    return json.loads(path.read_text())  # the same numbers on the first call as on every later one
 
 
 @dataclass
@@ -131,8 +157,9 @@ class Run:
     history: list = field(default_factory=list)
     metrics: dict = field(default_factory=dict)    # on the held-out prompts: the headline
     training: dict = field(default_factory=dict)   # the same metrics on as many RL training prompts
-    completions: list = field(default_factory=list)  # the evaluation's completions, for reading
+    completions: list = field(default_factory=list)  # the held-out evaluation's completions, for reading
     budget: int = 0  # completions sampled to train (on-policy) or pairs read (DPO), counted from the log
+    by_prompt: dict = field(default_factory=dict)  # {set: {"judge": [...], "rm_score": [...]}}, one per prompt
 
     @property
     def name(self) -> str:
@@ -146,15 +173,14 @@ class Run:
     def tokens(self) -> int:
         return sum(h.get("tokens", 0) for h in self.history)
 
+    def measured(self, prompts: str = "held-out") -> dict:
+        return self.metrics if prompts == "held-out" else self.training
+
 
 def plan(rl: pipeline.RLHFSetup, kinds=tuple(NAMES)) -> list[tuple[str, float, int]]:
-    """(kind, beta, seed) of every run: each beta for seed 0, the default beta for the other seeds."""
+    """(kind, beta, seed) of every run: every beta of ``compare_betas[kind]`` with every seed."""
     check_setup(rl, kinds)
-    out = []
-    for kind in kinds:
-        out += [(kind, b, 0) for b in rl.compare_betas[kind]]
-        out += [(kind, getattr(rl, kind).beta, seed) for seed in SEEDS[1:]]
-    return out
+    return [(kind, b, seed) for kind in kinds for b in rl.compare_betas[kind] for seed in SEEDS]
 
 
 def compare(s: pipeline.SentimentSetup | None = None, rl: pipeline.RLHFSetup | None = None, kinds=tuple(NAMES),
@@ -168,15 +194,27 @@ def compare(s: pipeline.SentimentSetup | None = None, rl: pipeline.RLHFSetup | N
     sft, _ = pipeline.sft_model(s, progress=progress)
     rm, _ = pipeline.reward_model(s, rl, progress=progress)
     tok, reference, sets = pipeline.tokenizer(s), frozen_copy(sft), pipeline.prompt_sets(s, rl)
-    vocabulary = pipeline.vocabulary(s)
+    tag = stages.key([sets, rl.max_new_tokens, SAMPLES, EVALUATION])
 
-    def measured(run):
-        both = evaluation.evaluate_sets({"run": run.model}, reference, rm, tok, sets, rl.max_new_tokens, vocabulary)
-        (run.metrics, ro), (run.training, _) = both["held-out"]["run"], both["training"]["run"]
-        run.completions = ro.completions
+    def evaluate(model):
+        both = evaluation.evaluate_sets({"run": model}, reference, rm, tok, sets, rl.max_new_tokens,
+                                        pipeline.vocabulary(s))
+        out = {}
+        for label, res in both.items():
+            m, ro = res["run"]
+            out[label] = {"metrics": m, "judge": evaluation.judge_by_prompt(ro, SAMPLES).tolist(),
+                          "rm_score": ro.scores.view(-1, SAMPLES).mean(1).tolist(), "completions": ro.completions}
+        return out
+
+    def measured(run, path):
+        ev = cached_json(path, lambda: evaluate(run.model))
+        run.metrics, run.training = ev["held-out"]["metrics"], ev["training"]["metrics"]
+        run.completions = ev["held-out"]["completions"]
+        run.by_prompt = {label: {k: ev[label][k] for k in ("judge", "rm_score")} for label in SETS}
         return run
 
-    runs = [measured(Run("sft", None, None, sft))]
+    # SFT's evaluation depends on SFT and the reward model: it lives in the reward model's folder.
+    runs = [measured(Run("sft", None, None, sft), pipeline.rm_dir(s, rl) / f"sft-evaluation-{tag}.json")]
     for i, (kind, beta, seed) in enumerate(todo):
         if announce is not None:
             announce(f"[{i + 1}/{len(todo)}] {NAMES[kind]}, beta {beta:g}, seed {seed}")
@@ -184,11 +222,17 @@ def compare(s: pipeline.SentimentSetup | None = None, rl: pipeline.RLHFSetup | N
         model, history = policy(kind, cfg, s, rl, progress)
         size = cfg.batch_size  # completions per iteration, or pairs per DPO step
         budget = len(history) * size if algorithms.get(kind).samples else min(len(history) * size, dpo_pairs(rl))
-        runs.append(measured(Run(kind, beta, seed, model, history, budget=budget)))
+        run = Run(kind, beta, seed, model, history, budget=budget)
+        runs.append(measured(run, run_dir(kind, cfg, s, rl) / f"evaluation-{tag}.json"))
     return runs
 
 
 # ---------------------------------------------------------------- reading the runs
+
+def kinds_of(runs: list[Run]) -> list[str]:
+    """The algorithms the runs hold, in the registry's order."""
+    return [k for k in NAMES if any(r.kind == k for r in runs)]
+
 
 def budgets(runs: list[Run]) -> dict[str, set[int]]:
     """{kind: the budgets its runs used}: completions sampled (on-policy) or pairs read (DPO)."""
@@ -209,45 +253,48 @@ def defaults(runs: list[Run], rl: pipeline.RLHFSetup) -> dict[str, list[Run]]:
 
 def spread(runs: list[Run], rl: pipeline.RLHFSetup, key: str,
            prompts: str = "held-out") -> dict[str, tuple[float, float, float]]:
-    """{kind: (mean, min, max) of metric ``key`` over the seeds at the default beta}, on the held-out
-    prompts or (``prompts="training"``) on the training prompts."""
+    """{kind: (mean, min, max) of metric ``key`` over the seeds at the default beta}, on either prompt set."""
     out = {}
     for kind, rs in defaults(runs, rl).items():
-        v = [(r.metrics if prompts == "held-out" else r.training)[key] for r in rs]
+        v = [r.measured(prompts)[key] for r in rs]
         out[kind] = (sum(v) / len(v), min(v), max(v))
     return out
 
 
-def frontier(runs: list[Run], kind: str) -> list[Run]:
-    """Seed 0's runs of ``kind``, in order of KL to the reference."""
-    return sorted((r for r in runs if r.kind == kind and r.seed == 0), key=lambda r: r.metrics["kl_k1"])
+def costs(runs: list[Run]) -> dict[str, dict[str, tuple[float, float, float]]]:
+    """{kind: {"seconds"|"tokens": (mean, min, max) over its runs (betas x seeds)}}, from the runs' logs."""
+    out = {}
+    for kind in kinds_of(runs):
+        rs = [r for r in runs if r.kind == kind]
+        out[kind] = {name: (float(np.mean(v)), min(v), max(v))
+                     for name, v in (("seconds", [r.seconds for r in rs]), ("tokens", [r.tokens for r in rs]))}
+    return out
 
 
-def judge_at_kl(runs: list[Run], kind: str, kl: float) -> float | None:
-    """The judge's positive rate on ``kind``'s frontier at KL ``kl`` (linear between runs; None outside)."""
-    pts = [(r.metrics["kl_k1"], r.metrics["judge_positive_rate"]) for r in frontier(runs, kind)]
-    for (k0, j0), (k1, j1) in zip(pts, pts[1:]):
-        if k0 <= kl <= k1:
-            return j0 if k1 == k0 else j0 + (j1 - j0) * (kl - k0) / (k1 - k0)
-    return pts[0][1] if len(pts) == 1 and pts[0][0] == kl else None
+def cost_order(c: dict, what: str = "seconds") -> str:
+    """Cheapest to dearest by mean; "<" only where one's dearest run is cheaper than the next one's cheapest."""
+    ranked = sorted(c, key=lambda k: c[k][what][0])
+    text = f"{NAMES[ranked[0]]} {c[ranked[0]][what][0]:.1f}"
+    for a, b in zip(ranked, ranked[1:]):
+        text += f" {'<' if c[a][what][2] < c[b][what][1] else '≈'} {NAMES[b]} {c[b][what][0]:.1f}"
+    return text
 
 
-def shared_kl(runs: list[Run]) -> tuple[float, float] | None:
-    """(lowest, highest) KL that every algorithm's frontier reaches; None if they share no range."""
-    kinds = [k for k in NAMES if frontier(runs, k)]
-    lo = max(frontier(runs, k)[0].metrics["kl_k1"] for k in kinds)
-    hi = min(frontier(runs, k)[-1].metrics["kl_k1"] for k in kinds)
-    return None if hi < lo else (lo, hi)
-
-
-def judge_at_equal_kl(runs: list[Run], levels: int = 3) -> dict[float, dict[str, float]]:
-    """{KL: {kind: judge}} at ``levels`` evenly spaced KLs of the shared range ({} if there is none)."""
-    span = shared_kl(runs)
-    if span is None:
-        return {}
-    lo, hi = span
-    kls = [lo] if hi == lo or levels == 1 else [lo + (hi - lo) * i / (levels - 1) for i in range(levels)]
-    return {kl: {k: judge_at_kl(runs, k, kl) for k in NAMES if frontier(runs, k)} for kl in kls}
+def health_lines(runs: list[Run], rl: pipeline.RLHFSetup) -> list[str]:
+    """Per algorithm: its runs inside the healthy ranges (``rl.health``), and its least healthy run's report."""
+    lines = []
+    for kind in kinds_of(runs):
+        rs = [r for r in runs if r.kind == kind]
+        total = rl.compare_iterations if algorithms.get(kind).samples else None
+        checked = [(r, health(r.history, total)) for r in rs]
+        if not any(h for _, h in checked):
+            lines.append(f"{NAMES[kind]}: logs no clip fraction or approx-KL (no sampling policy to compare with)")
+            continue
+        ok = sum(all(d["healthy"] for d in h.values()) for _, h in checked)
+        worst, _ = max(checked, key=lambda rh: max(d["max"] / HEALTHY_MAX[k] for k, d in rh[1].items()))
+        lines.append(f"{NAMES[kind]}: {ok} of {len(rs)} runs healthy; least healthy (beta {worst.beta:g}, seed "
+                     f"{worst.seed}):\n    " + health_report(worst.history, total).replace("\n", "\n    "))
+    return lines
 
 
 def _words(text: str) -> set[str]:
@@ -269,13 +316,10 @@ def favourite_word(completions: list[str], baseline: list[str]) -> tuple[str, fl
 
 def reward_hacks(runs: list[Run]) -> dict[str, dict]:
     """For each algorithm's run at the smallest beta (seed 0): what it did to the text, against SFT's."""
-    sft = runs[0]
     out = {}
-    for kind in NAMES:
-        if not frontier(runs, kind):
-            continue
-        r = min(frontier(runs, kind), key=lambda run: run.beta)
-        word, share, base = favourite_word(r.completions, sft.completions)
+    for kind in kinds_of(runs):
+        r = min((r for r in runs if r.kind == kind and r.seed == 0), key=lambda run: run.beta)
+        word, share, base = favourite_word(r.completions, runs[0].completions)
         out[kind] = {"beta": r.beta, **{k: r.metrics[k] for k in TABLE_KEYS}, "word": word, "word_share": share,
                      "word_share_sft": base}
     return out
@@ -298,11 +342,16 @@ def dpo_logprobs(model, reference, tokenizer, pairs: list[tuple[str, str]], chun
     return {k: v / len(spans) for k, v in sums.items()}
 
 
-# ---------------------------------------------------------------- the table and the plot
+# ---------------------------------------------------------------- tables and the plot's numbers
 
 TABLE_KEYS = ("judge_positive_rate", "rm_score", "kl_k1", "distinct_2", "ref_perplexity", "length",
               "real_word_rate")
 _HEAD = ("judge", "RM score", "KL", "distinct-2", "perplexity", "length", "real words")
+
+
+def interval_text(i: stats.Interval) -> str:
+    """An interval as "mean [low, high]"."""
+    return f"{i.estimate:.3f} [{i.low:.3f}, {i.high:.3f}]"
 
 
 def table(runs: list[Run]) -> str:
@@ -320,25 +369,13 @@ def table(runs: list[Run]) -> str:
 
 
 def spread_table(runs: list[Run], rl: pipeline.RLHFSetup) -> str:
-    """Each algorithm at its default beta: mean [min, max] over the seeds of the judge, RM score and KL."""
-    keys = ("judge_positive_rate", "rm_score", "kl_k1")
-    cols = {k: spread(runs, rl, k) for k in keys}
-    cols["training judge"] = spread(runs, rl, "judge_positive_rate", prompts="training")
-    lines = [f"{'default beta, seeds ' + ', '.join(map(str, SEEDS)):<30}"
-             + "".join(f"{h:>24}" for h in ("judge (held-out)", "RM score", "KL", "judge (training)"))]
-    for kind in cols["kl_k1"]:
-        label = f"{NAMES[kind]} (beta {getattr(rl, kind).beta:g})"
-        lines.append(f"{label:<30}" + "".join(f"{'%.3f [%.3f, %.3f]' % cols[k][kind]:>24}" for k in cols))
+    """Each algorithm at its default beta: the judge's mean [95 % interval, seeds x prompts] on both prompt
+    sets; RM score and KL as mean [min, max] over the seeds."""
+    lines = [f"{'default beta, seeds ' + ', '.join(map(str, SEEDS)):<30}" + "".join(
+        f"{h:>24}" for h in ("judge (held-out)", "judge (training)", "RM score", "KL"))]
+    for kind, rs in defaults(runs, rl).items():
+        judges = [interval_text(stats.mean_ci([r.by_prompt[p]["judge"] for r in rs], "crossed")) for p in SETS]
+        rest = ["%.3f [%.3f, %.3f]" % spread(runs, rl, k)[kind] for k in ("rm_score", "kl_k1")]
+        lines.append(f"{NAMES[kind] + f' (beta {getattr(rl, kind).beta:g})':<30}"
+                     + "".join(f"{c:>24}" for c in judges + rest))
     return "\n".join(lines)
-
-
-def frontier_points(runs: list[Run], rl: pipeline.RLHFSetup) -> dict:
-    """What ``plots.plot_algorithm_frontiers`` draws: SFT's point and, per algorithm, seed 0's beta
-    sweep and the other seeds' runs at the default beta, as plain numbers."""
-    keys = ("kl_k1", "judge_positive_rate", "rm_score")
-    curves = {}
-    for kind in (k for k in NAMES if frontier(runs, k)):
-        curves[NAMES[kind]] = {
-            "sweep": [{"beta": r.beta, **{k: r.metrics[k] for k in keys}} for r in frontier(runs, kind)],
-            "other_seeds": [{k: r.metrics[k] for k in keys} for r in defaults(runs, rl).get(kind, []) if r.seed != 0]}
-    return {"sft": {k: runs[0].metrics[k] for k in keys}, "curves": curves}

@@ -9,5 +9,6 @@
 - ``evaluation``   ROUGE, the judge's rates, reward and KL; the reward model on the policy's summaries
 - ``pipeline``     the task's settings and stages at two scales: the micro GPT-2 (cached) and Hugging Face
 - ``rounds``       online rounds: a simulated labeller compares the policy's own summaries, the reward
-                   model retrains, PPO runs again
+                   model retrains, PPO runs again; ``control``: round 0's reward model with the rounds' PPO
+- ``ceiling``      best-of-n from SFT picked by each reward model: what that reward model can buy at most
 """

@@ -220,6 +220,20 @@ def run_round(r: int, s: sm.SummarySetup | None = None, cfg: RoundsConfig | None
     return {"policy": policy, "reward_model": rm, "history": history, "labels": labels, "stats": stats}
 
 
+def control(s: sm.SummarySetup | None = None, cfg: RoundsConfig | None = None,
+            progress: bool | None = None) -> dict:
+    """PPO on round 0's reward model with the rounds' PPO settings (``ppo_iterations``, from SFT).
+
+    The rounds change two things at once: a reward model with new labels, and a shorter PPO run. This
+    run changes only the second, so a gain of the rounds over it is the reward model's. A cached stage.
+    """
+    s, cfg = s or sm.setup(), cfg or rounds_config()
+    ppo = s.ppo if cfg.ppo_iterations is None else replace(s.ppo, iterations=cfg.ppo_iterations)
+    rm, _ = sm.reward_model(s, progress=progress)
+    policy, history = sm.ppo_policy(s, cfg=ppo, progress=progress)
+    return {"policy": policy, "reward_model": rm, "history": history, "labels": [], "stats": {}}
+
+
 def run_rounds(s: sm.SummarySetup | None = None, cfg: RoundsConfig | None = None,
                progress: bool | None = None, retrain: bool = False) -> list[dict]:
     """Rounds 0..cfg.rounds (each cached). Returns one result dict per round, as ``run_round``.
