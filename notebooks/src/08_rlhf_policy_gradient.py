@@ -28,7 +28,7 @@ import itertools
 import torch
 from IPython.display import Markdown, display
 
-from rlhf_edu import examples, formulas, plots, policy_gradient, ppo, rl, show, stages
+from rlhf_edu import examples, formulas, plots, policy_gradient, rl, show, stages
 from rlhf_edu.evaluation import SEPARATOR, side_by_side
 from rlhf_edu.model import frozen_copy, response_logprobs
 from rlhf_edu.optim import adamw
@@ -254,7 +254,7 @@ def expected_gradient(advantages):
 estimators = {
     "no baseline": lambda r: r,
     "batch mean": lambda r: policy_gradient.sequence_advantages(r, baseline=True, normalise=False),
-    "leave-one-out": lambda r: ppo.leave_one_out(r, len(r)),
+    "leave-one-out": lambda r: rl.leave_one_out(r, len(r)),
     "batch mean / std": lambda r: policy_gradient.sequence_advantages(r, baseline=True, normalise=True),
 }
 expected = {name: expected_gradient(f) for name, f in estimators.items()}

@@ -697,13 +697,16 @@ plots.plot_health({**{f"lr {cfg.lr:g}, seed {s}": h for s, (_, h) in runs.items(
 hot = rl.health(hot_history, hot_cfg.iterations)
 calm = all(all(v["healthy"] for v in h.values()) for h in healths.values())
 display(Markdown(
-    f"On seeds 0, 1 and 2 the default run stays "
+    "On seeds 0, 1 and 2 the default run stays "
     + ("inside both ranges in every iteration and over its first half" if calm else
        "**outside** the healthy ranges on at least one seed (see the report above)")
-    + f": its largest clip fraction is {span([h['clip_frac']['max'] for h in healths.values()], '.3f')} and its "
-    f"largest approx-KL {span([h['approx_kl']['max'] for h in healths.values()], '.3f')}, both in iteration "
-    f"{span([h['clip_frac']['at'] for h in healths.values()], 'd')}, the first steps away from the SFT model at the "
-    f"full learning rate. At ten times the learning rate the clip fraction peaks at "
+    + f": its largest clip fraction is {span([h['clip_frac']['max'] for h in healths.values()], '.3f')} (iteration "
+    f"{span([h['clip_frac']['at'] for h in healths.values()], 'd')}) and its largest approx-KL "
+    f"{span([h['approx_kl']['max'] for h in healths.values()], '.3f')} (iteration "
+    f"{span([h['approx_kl']['at'] for h in healths.values()], 'd')})"
+    + (", the first steps away from the SFT model at the full learning rate"
+       if all(h[k]['at'] == 0 for h in healths.values() for k in ('clip_frac', 'approx_kl')) else "")
+    + ". At ten times the learning rate the clip fraction peaks at "
     f"{hot['clip_frac']['max']:.3f} and approx-KL at {hot['approx_kl']['max']:.3f} (iteration "
     f"{hot['approx_kl']['at']}), and the first half averages {hot['clip_frac']['first_half_mean']:.3f} and "
     f"{hot['approx_kl']['first_half_mean']:.3f}: "

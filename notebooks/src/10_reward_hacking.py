@@ -259,7 +259,8 @@ real_scores = rm.score_texts(tok, real_positive)
 hack_scores = rm.score_texts(tok, ro.texts)   # prompt + completion, scored the same way
 sft_scores = rm.score_texts(tok, sft_ro.texts)
 above = (hack_scores > real_scores.median()).float().mean().item()
-print(f"{int((ro.lengths == 24).sum())} of the {len(ro.texts)} β = {BETA:g} completions hit the 24-token limit")
+limit = rl.max_new_tokens
+print(f"{int((ro.lengths == limit).sum())} of the {len(ro.texts)} β = {BETA:g} completions hit the {limit}-token limit")
 real_vader = judge.vader_compound(real_positive)
 print(f"VADER mean compound: real positive tweets {real_vader.mean():.2f}, β = {BETA:g} texts {compound.mean():.2f}")
 print("reward-model score, mean (median):")
