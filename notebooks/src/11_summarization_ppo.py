@@ -22,13 +22,10 @@
 # GAE, value head, clipped losses). Nothing needs to have run: this notebook trains its own stages
 # (its posts, tokenizer and models are not the tweet ones) and caches them.
 #
-# **Time at full size** (our 2-core CPU, measured): 3.5 to 4 minutes with its stages cached (four
-# runs of `tools/build_notebooks.py 11`, 208 to 227 s; its last section makes 15 evaluations on the
-# held-out posts). The first run trains them as well: from an empty cache, `rlhf-edu summarize`
-# (pretraining, SFT, the reward model, PPO seed 0 and two rounds) printed "done in 911 s" with no
-# other job of ours running. PPO seeds 1 and 2 took 124 s and 77 s more and each round of the last
-# section 115 to 132 s: pretraining, SFT and PPO print their training time where they load, the
-# rounds theirs in the last section.
+# **How long.** The cell after the settings prints two times, measured by the build at full size on a
+# 2-core CPU: from an empty cache (this notebook then trains everything it shows: its pretrained, SFT
+# and reward models, PPO on three seeds, and the rounds section's rounds, control runs and other
+# variant) and with every stage cached. Training cells show a progress bar while they train.
 #
 # Everything here lives in the folder `rlhf_edu/tldr/` (the posts, their fact judge, the comparisons
 # and the pipeline); the trainer, reward model and PPO are the ones of notebooks 06–09, not copies.
@@ -60,6 +57,10 @@ _ = torch.manual_seed(0)
 print(stages.describe_size())
 setup = sm.setup()
 print(show.settings(setup))
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+print(show.build_times("11"))  # filled in by tools/build_notebooks.py
 
 # %% [markdown]
 # ## The task: forum posts and their TL;DRs
@@ -127,8 +128,8 @@ for c in pairs[:4]:
 # NBVAL_IGNORE_OUTPUT
 # Each stage trains once, then loads from the cache.
 tok = sm.tokenizer()
-pre, pre_hist = sm.pretrained_model(progress=False)
-sft, sft_hist = sm.sft_model(progress=False)
+pre, pre_hist = sm.pretrained_model()
+sft, sft_hist = sm.sft_model()
 for name, h in (("pretraining", pre_hist), ("SFT", sft_hist)):
     print(f"{name:12s} {h.step[-1] + 1:5d} steps, validation loss {h.eval_loss[-1]:.3f}, "
           f"trained in {h.seconds:.0f} s")
@@ -208,7 +209,7 @@ show.source(formulas.reward_model_loss)
 
 # %%
 # NBVAL_IGNORE_OUTPUT
-rm, rm_info = sm.reward_model(progress=False)
+rm, rm_info = sm.reward_model()
 print(f"backbone: the SFT model ({rm.config.n_layer} layers, d_model {rm.config.d_model}) + a linear head")
 print(f"held-out pairwise accuracy: {rm_info['heldout_accuracy']:.3f}")
 for reason, acc in rm_info["accuracy_by_reason"].items():
@@ -410,7 +411,7 @@ show.source(ppo.gae)
 
 # %%
 # NBVAL_IGNORE_OUTPUT
-stats = []
+step_logs = []
 for epoch in range(cfg.ppo_epochs):
     order = torch.randperm(cfg.batch_size, generator=gen)
     for start in range(0, cfg.batch_size, cfg.minibatch_size):
@@ -423,11 +424,11 @@ for epoch in range(cfg.ppo_epochs):
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.max_grad_norm)
         opt.step()
-        stats.append({"policy_loss": pg_loss.item(), "value_loss": vf_loss.item(), **s})
+        step_logs.append({"policy_loss": pg_loss.item(), "value_loss": vf_loss.item(), **s})
         print(f"epoch {epoch} minibatch {start // cfg.minibatch_size}: policy loss {pg_loss.item():+.4f}, "
               f"value loss {vf_loss.item():.4f}, mean ratio {s['ratio_mean']:.4f}, clipped {s['clip_frac']:.2f}, "
               f"approx-KL {s['approx_kl']:.4f}")
-assert abs(stats[0]["ratio_mean"] - 1) < 1e-6
+assert abs(step_logs[0]["ratio_mean"] - 1) < 1e-6
 
 # %%
 show.source(ppo.ppo_losses)
@@ -447,9 +448,9 @@ moved = max((mine[name] - p).abs().max().item() for name, p in ppo.PolicyWithVal
 print(f"{len(mine)} parameter tensors; largest difference from train_ppo: {diff:.1e} "
       f"(largest change from SFT in this iteration: {moved:.1e})")
 for key in ("policy_loss", "value_loss", "clip_frac", "approx_kl"):
-    print(f"  {key:12s} by hand {sum(s[key] for s in stats) / len(stats):+.6f}   train_ppo {trainer_log[0][key]:+.6f}")
+    print(f"  {key:12s} by hand {sum(s[key] for s in step_logs) / len(step_logs):+.6f}   train_ppo {trainer_log[0][key]:+.6f}")
 assert diff == 0.0
-assert abs(sum(s["policy_loss"] for s in stats) / len(stats) - trainer_log[0]["policy_loss"]) < 1e-6
+assert abs(sum(s["policy_loss"] for s in step_logs) / len(step_logs) - trainer_log[0]["policy_loss"]) < 1e-6
 
 # %% [markdown]
 # ### The full run, three seeds
@@ -461,7 +462,7 @@ assert abs(sum(s["policy_loss"] for s in stats) / len(stats) - trainer_log[0]["p
 # %%
 # NBVAL_IGNORE_OUTPUT
 SEEDS = (0, 1, 2)
-runs = {s: sm.ppo_policy(cfg=dataclasses.replace(cfg, seed=s), progress=False) for s in SEEDS}
+runs = {s: sm.ppo_policy(cfg=dataclasses.replace(cfg, seed=s)) for s in SEEDS}
 history = runs[0][1]
 for s, (_, h) in runs.items():
     print(f"seed {s}: {len(h)} iterations, trained in {sum(x['seconds'] for x in h):.0f} s; "
@@ -669,18 +670,20 @@ right_fell = all(c["right"] < sft_n["right"] for c in ppo_n)
 wrong_same = all(abs(c["wrong"] - sft_n["wrong"]) <= 0.05 * n_num for c in ppo_n)
 if right_fell and all(c["missing"] > sft_n["missing"] for c in ppo_n):
     text += ("In every seed PPO dropped right numbers" + (", not wrong ones" if wrong_same else "")
-             + ". A reward model that is barely better than a coin at preferring the summary with more of the "
-             "post's facts gives PPO little reason to keep a number; PPO's higher-scoring summaries "
+             + f". A reward model that prefers the summary with more of the post's facts on only {cov_ag:.2f} of "
+             "such pairs (0.5 is a coin) gives PPO little reason to keep a number; PPO's higher-scoring summaries "
              + ("are shorter in every seed." if len_down == n_seeds else "are not consistently shorter."))
 display(Markdown(text))
 
 # %% [markdown]
-# This is the pattern public runs report at full scale. In trlx's summarisation example, PPO on
-# GPT-J went from 0.334 to 0.323 ROUGE-1 while the average reward rose from 2.729 to 3.291 (the
-# results table of `examples/summarize_rlhf/README.md` in CarperAI/trlx), and OpenAI's own paper
-# found that optimising too hard against a reward model eventually makes summaries worse by human
-# judgement (Stiennon et al., 2020, Fig. 5). ROUGE and the judge are what catch it here; the reward
-# score alone says the run went up.
+# Public runs show the reward score rising while other measures do not. In trlx's summarisation
+# example, PPO on GPT-J raised the average reward from 2.729 to 3.291 while ROUGE-1 went from 0.334
+# to 0.323 (the results table of `examples/summarize_rlhf/README.md` in CarperAI/trlx). That ROUGE drop
+# is no evidence of over-optimisation by itself: Stiennon et al. (2020) found ROUGE a poor predictor of
+# which summary people prefer, and asked people instead. Their evidence is human judgement: optimising
+# too hard against a reward model eventually made summaries worse by it (Fig. 5). Here the fact judge
+# plays those people. ROUGE fell here as well, but it is the judge that measures what these summaries
+# are for, the post's facts, while the reward score says the run went up.
 #
 # The lessons for any RLHF run: get the SFT model as good as you can first; test the reward model on
 # the *policy's own samples*, not only on held-out comparisons; when it fails there, look at which
@@ -723,8 +726,9 @@ else:
 # ## Back to the micro model: comparisons of the policy's *own* summaries
 #
 # The reward model learned from summaries *we wrote*. PPO then asks it to rank summaries *the
-# policy writes*, a distribution it never saw, and it orders two of them the way the fact judge does
-# about as often as a coin would (the "round 0" columns of the tables below: 0.5 is chance). Stiennon et al. (2020, section 3) met the same problem and fixed it with
+# policy writes*, a distribution it never saw. How often does it order two of them the way the fact
+# judge does? The "round 0" columns of the tables below measure it (0.5 is chance), and the reading
+# after them says it in words. Stiennon et al. (2020, section 3) met the same problem and fixed it with
 # people: in rounds, they sampled summaries from the current policies, had labellers compare them,
 # added those comparisons to the reward model's data, retrained it, and ran RL again.
 #
@@ -741,7 +745,7 @@ else:
 # the paper mixed sources), pair summaries of the same post, label the pairs, continue training
 # the reward model on every label so far (plus as many original pairs, so it does not forget),
 # calibrate it again on SFT samples, and run PPO again with the settings above for
-# `ppo_iterations` iterations (fewer than round 0's, to keep a round to about two minutes),
+# `ppo_iterations` iterations (at full size fewer than round 0's, to keep a round to about two minutes),
 # starting either from SFT or from the last round's policy (`ppo_from`; we compare the two at the
 # end). Round 0 is the pipeline you just ran.
 
@@ -749,9 +753,10 @@ else:
 # Self-contained from here on: this section runs with or without the cells above.
 import dataclasses
 
+import numpy as np
 from IPython.display import Markdown, display
 
-from rlhf_edu import plots, show, stages
+from rlhf_edu import plots, show, stages, stats
 from rlhf_edu.tldr import judge, rounds
 from rlhf_edu.tldr import pipeline as sm
 
@@ -835,9 +840,32 @@ for seed in SEEDS:
 # NBVAL_IGNORE_OUTPUT
 plots.plot_rounds(round_tables[SEEDS[0]])
 
+# %% [markdown]
+# **A control.** The rounds change two things at once: the reward model (new labels) and the PPO run,
+# at full size shorter than round 0's (`ppo_iterations`), so a round's policy may also move less from SFT.
+# The control changes only the second: PPO on *round 0's* reward model with the rounds' PPO settings
+# (`rounds.control`, from SFT like the rounds). The last round differs from it only in the reward
+# model, so what separates those two belongs to the reward model.
+
+# %%
+show.source(rounds.control)
+
 # %%
 # NBVAL_IGNORE_OUTPUT
 last = f"round {rounds_cfg.rounds}"
+control_cols = {}
+for seed in SEEDS:
+    s, _ = seeded(seed)
+    control_cols[seed], round_texts[seed]["control"] = rounds.round_metrics(rounds.control(s, rounds_cfg), s)
+print(f"{'seed':<6}{'':<10}{'coverage':>10}{'halluc.':>10}{'KL':>8}{'RM-judge':>10}")
+for seed in SEEDS:
+    for name, m in (("round 0", round_tables[seed]["round 0"]), ("control", control_cols[seed]),
+                    (last, round_tables[seed][last])):
+        print(f"{seed:<6}{name:<10}{m['coverage']:10.3f}{m['hallucination_rate']:10.3f}{m['kl_k1']:8.2f}"
+              f"{m['rm_agreement']:10.3f}")
+
+# %%
+# NBVAL_IGNORE_OUTPUT
 sft_cov = round_tables[SEEDS[0]]["SFT"]["coverage"]
 sft_hal = round_tables[SEEDS[0]]["SFT"]["hallucination_rate"]
 cov = [round_tables[s][last]["coverage"] for s in SEEDS]
@@ -854,36 +882,51 @@ elif not meeting:
 else:  # four digits: a seed can meet it by less than the table's last digit
     seeds_text = (f"; {len(meeting)} of {len(SEEDS)} seeds meet{'s' if len(meeting) == 1 else ''} it on "
                   f"{'its' if len(meeting) == 1 else 'their'} own (coverage "
-                  + ", ".join(f"seed {seed} {c:.4f}" for seed, c in meeting) + f" against SFT's {sft_cov:.4f}).")
-# How big a difference could sampling alone make? Per held-out post, the last round's coverage (and
-# hallucination, 0 or 1) minus SFT's, and the standard error of the mean. It treats the (post, seed)
-# pairs as independent; SFT's summaries are the same for every seed, so it understates a little.
+                  + ", ".join(f"seed {seed} {c:.4f}" for seed, c in meeting) + f" against SFT's {sft_cov:.4f}; "
+                  "read such an edge against the per-post intervals below).")
+# How big a difference could sampling alone make? Per held-out post and seed, the last round's coverage
+# (and hallucination, 0 or 1) minus SFT's. Every seed is measured on the same posts, and SFT's summaries
+# are the same for every seed: seeds and posts are crossed, so the interval is `stats.difference_ci`
+# with "crossed", not one over len(SEEDS) x posts independent pairs (printed beside it: too narrow).
 held = sm.test_posts(setup)
+measures = {"coverage": judge.fact_coverage, "hallucination": lambda p, t: float(judge.hallucination(p, t))}
 
 
-def per_post(score):
-    diffs = [score(p, a) - score(p, b)
-             for seed in SEEDS for p, a, b in zip(held, round_texts[seed][last], round_texts[seed]["SFT"])]
-    m = mean(diffs)
-    return m, (sum((d - m) ** 2 for d in diffs) / (len(diffs) - 1) / len(diffs)) ** 0.5, len(diffs)
+def per_post(column, score):
+    """(seeds, posts): ``score`` of each seed's summary of each held-out post in ``column`` ("SFT", "round 1", ...)."""
+    return np.array([[score(p, t) for p, t in zip(held, round_texts[seed][column])] for seed in SEEDS])
 
 
-d_mean, d_se, n_pairs = per_post(judge.fact_coverage)
-h_mean, h_se, _ = per_post(lambda p, t: float(judge.hallucination(p, t)))
-print(f"last round minus SFT over {n_pairs} (post, seed) pairs: coverage {d_mean:+.3f} (standard error {d_se:.3f}), "
-      f"hallucination {h_mean:+.3f} ({h_se:.3f})")
-if d_mean > 2 * d_se:
-    cov_words = "a gain larger than sampling noise"
-elif d_mean < -2 * d_se:
-    cov_words = "a loss larger than sampling noise"
-else:
-    cov_words = "within sampling noise: no detectable gain over SFT"
-if h_mean < -2 * h_se:
-    hal_words = "a lower hallucination rate than SFT's, by more than sampling noise"
-elif h_mean > 2 * h_se:
-    hal_words = "a higher hallucination rate than SFT's, by more than sampling noise"
-else:
-    hal_words = "a hallucination rate within sampling noise of SFT's"
+def diff_ci(a, b):
+    """a - b per (seed, post): its mean and 95 % interval, crossed; with one seed (test size) a t over posts."""
+    if len(SEEDS) == 1:
+        return stats.mean_ci((a - b).T, "nested")  # each post its own row: no seed variance to estimate
+    return stats.difference_ci(a, b, "crossed")
+
+
+def ci_text(ci):
+    return f"{ci.estimate:+.3f} [{ci.low:+.3f}, {ci.high:+.3f}]"
+
+
+table = {name: {col: per_post(col, score) for col in ("SFT", "round 0", "control", last)}
+         for name, score in measures.items()}
+gain = {name: diff_ci(v[last], v["SFT"]) for name, v in table.items()}              # last round - SFT
+rounds_gain = {name: diff_ci(v[last], v["round 0"]) for name, v in table.items()}   # last round - round 0
+vs_control = {name: diff_ci(v[last], v["control"]) for name, v in table.items()}   # last round - control
+ctrl_gain = diff_ci(table["coverage"]["control"], table["coverage"]["round 0"])      # control - round 0
+naive = {name: stats.iid_ci((v[last] - v["SFT"]).reshape(-1, 1)) for name, v in table.items()}  # every pair alone
+print(f"per post, 95 % intervals over {len(SEEDS)} seed(s) x {len(held)} posts (crossed):")
+for name in measures:
+    print(f"  {name:<14} {last} - SFT     {ci_text(gain[name])}  ({stats.verdict(gain[name], last, 'SFT')}; "
+          f"as if the pairs were independent: [{naive[name].low:+.3f}, {naive[name].high:+.3f}])")
+    print(f"  {'':<14} {last} - round 0 {ci_text(rounds_gain[name])}")
+    print(f"  {'':<14} {last} - control {ci_text(vs_control[name])}")
+r0_kl = [round_tables[s]["round 0"]["kl_k1"] for s in SEEDS]
+ctrl_kl = [control_cols[s]["kl_k1"] for s in SEEDS]
+r0_agree = [round_tables[s]["round 0"]["rm_coverage_agreement"] for s in SEEDS]
+under_half = sum(a < 0.5 for a in r0_agree)
+r0_iters = setup.ppo.iterations
+round_iters = rounds_cfg.ppo_iterations or r0_iters
 display(Markdown(
     f"**Reading ({len(SEEDS)} seed{'s' if len(SEEDS) > 1 else ''}).** After {rounds_cfg.rounds} extra "
     f"round{'s' if rounds_cfg.rounds > 1 else ''}, fact coverage on the held-out posts is "
@@ -893,10 +936,116 @@ display(Markdown(
     + "The target (coverage above SFT's and hallucination no worse on the seed mean, KL ≤ 10 for every "
       f"seed) **is {'met' if met else 'not met'}**"
     + seeds_text
-    + f" Per post, coverage moved by {d_mean:+.3f} against SFT (standard error {d_se:.3f}), {cov_words}; "
-    f"hallucination by {h_mean:+.3f} ({h_se:.3f}), {hal_words}. Against round 0 the rounds moved mean "
-    f"coverage from {mean(r0_cov):.3f} to {mean(cov):.3f}."
+    + f" Per post, with intervals that count the shared posts: coverage {ci_text(gain['coverage'])} against "
+    f"SFT ({stats.verdict(gain['coverage'], 'the last round', 'SFT')}), hallucination "
+    f"{ci_text(gain['hallucination'])} ({stats.verdict(gain['hallucination'], 'SFT', 'the last round')}"
+    " on hallucination, where lower is better). "
+    f"Against round 0 the rounds moved coverage by {ci_text(rounds_gain['coverage'])} and hallucination by "
+    f"{ci_text(rounds_gain['hallucination'])}. Each round ran PPO for {round_iters} iterations against round 0's "
+    f"{r0_iters}, and the last round ended at KL {', '.join(f'{k:.2f}' for k in kl)} against round 0's "
+    f"{', '.join(f'{k:.2f}' for k in r0_kl)}; the control (round 0's reward model, the rounds' PPO) ended at "
+    f"{', '.join(f'{k:.2f}' for k in ctrl_kl)}. The last round minus the control: coverage "
+    f"{ci_text(vs_control['coverage'])}, hallucination {ci_text(vs_control['hallucination'])}. "
+    + {"up": "The rounds' coverage beats the control's beyond noise: with PPO's settings the same, that part comes "
+             "from the new reward model (which may act partly through how far PPO moves: the KLs above). ",
+       "down": "The control covers more than the last round, beyond noise: the new reward model cost coverage. ",
+       "tie": "Against the control, the last round's coverage is tied within noise: what the rounds gained in "
+              "coverage over round 0 is explained as well by the shorter PPO run as by the new labels. "}[
+        "up" if vs_control["coverage"].low > 0 else "down" if vs_control["coverage"].high < 0 else "tie"]
+    + {"fewer": "Its hallucination is lower than the control's beyond noise: the reward model's doing. ",
+       "more": "Its hallucination is higher than the control's beyond noise. ",
+       "tie": "Hallucination against the control: tied within noise. "}[
+        "fewer" if vs_control["hallucination"].high < 0 else "more" if vs_control["hallucination"].low > 0
+        else "tie"]
+    + f"Split of the rounds' coverage gain over round 0: the control (only PPO's settings changed) moved coverage "
+    f"by {ci_text(ctrl_gain)} against round 0, and the new reward model's share, the last round minus the "
+    f"control, is {ci_text(vs_control['coverage'])}. "
+    + f"On round 0's own summaries, round 0's reward model agreed with the judge on the pairs where one summary "
+    f"simply has more facts {', '.join(f'{a:.3f}' for a in r0_agree)} of the time: "
+    + ("under 0.5, a coin's rate, on every seed (these agreements carry no interval here): no better than a coin "
+       "at preferring the policy's summary with more facts." if under_half == len(SEEDS) else
+       f"under 0.5 on {under_half} of {len(SEEDS)} seed{'s' if len(SEEDS) > 1 else ''} (no interval here).")
     ))
+
+# %% [markdown]
+# ### The ceiling: how far each reward model can lead, measured with best-of-n
+#
+# In Gao et al.'s (2022) measurements best-of-n was a more KL-efficient use of a reward model than
+# RL: sample n summaries of a held-out post from the SFT model, keep the one the reward model scores
+# highest, and let the judge read it. If no best-of-n we try covers more facts than SFT's own
+# samples, PPO on that reward model is unlikely to: then the reward model, not the RL, is the first
+# thing to improve. One rollout of 16 SFT summaries per post serves every reward model
+# (`ceiling.sample`), so they differ only in what they pick; best-of-k is each post's expected judge
+# value over every k-subset of its 16 (`best_of_n.subset_weights`). Best-of-1 is the SFT model on those
+# 16 samples a post; the SFT row below is its one summary a post that every policy is measured with:
+# the two differ only by sampling. Round 0's reward model does not depend on the seed (only PPO's and
+# the rounds' seeds vary), so its rows are the same for every seed.
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+from rlhf_edu.tldr import ceiling
+
+samples = ceiling.sample(setup)
+judged_all = ceiling.judged(samples, setup)
+rm_names = ["round 0"] + [f"round {r}" for r in range(1, rounds_cfg.rounds + 1)]
+best = {name: {k: {m: np.stack([ceiling.ceiling(ceiling.scores(runs[seed][r]["reward_model"], samples), judged_all,
+                                                samples["n"])[k][m] for seed in SEEDS]) for m in measures}
+               for k in ceiling.KS} for r, name in enumerate(rm_names)}
+
+
+def ci_of(values):
+    """Mean and 95 % interval of (seeds, posts) values, crossed; with one seed a t over posts."""
+    return stats.mean_ci(values, "crossed") if len(SEEDS) > 1 else stats.mean_ci(values.T, "nested")
+
+
+def cell(ci):
+    return f"{ci.estimate:.3f} [{ci.low:.3f}, {ci.high:.3f}]"
+
+
+for m in measures:
+    print(f"{m} on {samples['posts']} held-out posts, mean [95 % interval over {len(SEEDS)} seed(s) x posts]")
+    print(f"{'reward model':<14}" + "".join(f"{'best-of-' + str(k):>22}" for k in ceiling.KS) + f"{'its PPO policy':>22}")
+    for name in rm_names:
+        print(f"{name:<14}" + "".join(f"{cell(ci_of(best[name][k][m])):>22}" for k in ceiling.KS)
+              + f"{cell(ci_of(per_post(name, measures[m]))):>22}")
+    print(f"{'SFT':<14}{cell(ci_of(table[m]['SFT'])):>22}  (one summary a post, as every policy above)\n")
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+# Each k > 1 against best-of-1 (SFT's own samples), per post and seed: the ceiling is the best k.
+lift = {name: {k: {m: diff_ci(best[name][k][m], best[name][1][m]) for m in measures} for k in ceiling.KS[1:]}
+        for name in rm_names}
+for name in rm_names:
+    for k, d in lift[name].items():
+        print(f"{name}: best-of-{k:<2} minus best-of-1, coverage {ci_text(d['coverage'])}, "
+              f"hallucination {ci_text(d['hallucination'])}")
+clears = [(name, k) for name in rm_names for k, d in lift[name].items()
+          if d["coverage"].low > 0 and d["hallucination"].estimate <= 0]
+below = [(name, k) for name in rm_names for k, d in lift[name].items() if d["coverage"].high < 0]
+turn = [name for name in rm_names if any((name, a) in clears and (name, b) in below
+                                         for a in ceiling.KS for b in ceiling.KS if a < b)]
+def said(pairs):
+    """[(reward model, k)] -> "best-of-4 with the reward models of round 1 and round 2; best-of-16 with ..." """
+    by_k = {k: [name for name, kk in pairs if kk == k] for k in sorted({k for _, k in pairs})}
+    return "; ".join(f"best-of-{k} with the reward model{'s' if len(ns) > 1 else ''} of {' and '.join(ns)}"
+                     for k, ns in by_k.items())
+
+
+
+display(Markdown(
+    "**The ceiling.** " + (
+        f"Coverage rises above best-of-1 (SFT's own samples) beyond noise, without more hallucination on the "
+        f"mean, for {said(clears)}: these reward models can find summaries with more facts than SFT's average "
+        "one. " if clears else
+        f"No best-of-k (k = {', '.join(map(str, ceiling.KS[1:]))}) raises coverage above best-of-1 (SFT's own "
+        "samples) beyond noise without more hallucination, with any of these reward models: their ceiling does not "
+        "clear SFT, so PPO on them is unlikely to add facts. Raising it (more or better comparisons, a larger model) "
+        "comes before any PPO setting. ")
+    + (f"{'But' if clears else 'Worse,'} for {said(below)}, the pick has *fewer* facts than a random SFT sample, "
+       "beyond noise: at that n, choosing by the reward model chooses against the facts. " if below else "")
+    + (f"With {' and '.join(turn)}'s reward model{'s' if len(turn) > 1 else ''} a small n helps and a larger n "
+       "hurts: the pick first moves towards what the judge wants, then away from it as best-of-n presses harder "
+       "on the proxy, the rise and fall Gao et al. (2022) measured for best-of-n." if turn else "")))
 
 # %% [markdown]
 # ### Restart PPO from SFT each round, or continue from the last policy?
@@ -911,11 +1060,11 @@ display(Markdown(
 # NBVAL_IGNORE_OUTPUT
 other_from = {"sft": "policy", "policy": "sft"}[rounds_cfg.ppo_from]
 other_cfg = dataclasses.replace(rounds_cfg, ppo_from=other_from)
-other_last = {}
+other_last, other_texts = {}, {}
 for seed in SEEDS:
     s, _ = seeded(seed)
     res = rounds.run_rounds(s, dataclasses.replace(other_cfg, seed=seed))[-1]
-    other_last[seed] = rounds.round_metrics(res, s)[0]
+    other_last[seed], other_texts[seed] = rounds.round_metrics(res, s)
 variants = {rounds_cfg.ppo_from: {seed: round_tables[seed][last] for seed in SEEDS}, other_from: other_last}
 print(f"{'ppo_from':10}{'seed':>6}{'coverage':>10}{'halluc.':>10}{'KL':>8}{'RM-judge':>10}")
 for name, by_seed in variants.items():
@@ -936,20 +1085,22 @@ words = [f"**Reading ({len(SEEDS)} seed{'s' if len(SEEDS) > 1 else ''}).** Seed 
          + "; ".join(f"{desc[n]}: coverage {cov_of[n]:.3f}, hallucination {hal_of[n]:.3f}, KL {kl_of[n]:.2f}"
                      for n in variants)
          + f" (SFT: {sft_cov:.3f}, {sft_hal:.3f})."]
-first = desc[better_cov][0].upper() + desc[better_cov][1:]
-if better_cov == better_hal:
-    words.append(f"{first} gave both more coverage and fewer inventions.")
-else:
-    words.append(f"{first} gave more coverage, {desc[better_hal]} fewer inventions.")
-gap_cov, gap_hal = abs(cov_of["sft"] - cov_of["policy"]), abs(hal_of["sft"] - hal_of["policy"])
-noise = gap_cov < 2 * d_se and gap_hal < 2 * h_se
-words.append(f"The gaps between the two, {gap_cov:.3f} in coverage and {gap_hal:.3f} in hallucination, are "
-             + ("smaller" if noise else "not both smaller")
-             + f" than twice the standard errors of the mean per-post differences above ({d_se:.3f}, {h_se:.3f})"
-             + (": read them as noise." if noise else "."))
-if kl_of["policy"] > kl_of["sft"]:
-    words.append(f"Continuing ends further from SFT ({kl_of['policy']:.2f} vs {kl_of['sft']:.2f} nats): its PPO "
-                 "iterations add up over the rounds.")
+# Continuing minus restarting, per post and seed (the same seeds, the same held-out posts): crossed.
+texts_of = {rounds_cfg.ppo_from: {seed: round_texts[seed][last] for seed in SEEDS}, other_from: other_texts}
+between = {name: diff_ci(*(np.array([[score(p, t) for p, t in zip(held, texts_of[v][seed])] for seed in SEEDS])
+                           for v in ("policy", "sft")))
+           for name, score in measures.items()}
+said = {name: stats.verdict(ci, "continuing", "restarting") for name, ci in between.items()}
+words.append(f"Continuing minus restarting, per post with 95 % intervals: coverage {ci_text(between['coverage'])} "
+             f"({said['coverage']}), hallucination {ci_text(between['hallucination'])} "
+             + ("(tied within noise)." if said["hallucination"] == "tied within noise" else
+                f"({'continuing' if between['hallucination'].high < 0 else 'restarting'} invents less, beyond noise)."))
+if all(v == "tied within noise" for v in said.values()):
+    words.append("Neither choice is better here by more than the noise of these seeds and posts.")
+further = [s for s in SEEDS if variants["policy"][s]["kl_k1"] > variants["sft"][s]["kl_k1"]]
+if len(further) == len(SEEDS):
+    words.append(f"Continuing ends further from SFT on every seed (seed means {kl_of['policy']:.2f} vs "
+                 f"{kl_of['sft']:.2f} nats): it starts each round from a policy that has already moved.")
 display(Markdown(" ".join(words)))
 
 # %% [markdown]
