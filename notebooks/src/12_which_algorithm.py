@@ -114,8 +114,10 @@ print(f"of the {len(pairs)} pairs DPO reads: {same_word:.1%} start with the same
 #
 # GRPO (Shao et al., 2024) samples G completions of each prompt and scores each against its own
 # group: $A_i = (r_i - \mathrm{mean}(r)) / (\mathrm{std}(r) + \epsilon)$, the same number at every
-# token of completion $i$. No value network: PPO's value head (notebook 09) learned to predict how
-# good a prompt's completions usually are; GRPO measures it, with G samples. Two groups of G = 4:
+# token of completion $i$. No value network. PPO as notebook 09 runs it has two baselines: each
+# completion's score is first centred on the other completions of its prompt (leave-one-out, 4 a
+# prompt), then a learned value head gives a per-token baseline on top. GRPO keeps only the group.
+# Two groups of G = 4:
 
 # %%
 scores = torch.tensor([1.0, 0.0, 2.0, 1.0,     # group 1: one prompt's four completions
@@ -209,15 +211,19 @@ show.source(grpo.grpo_loss)
 
 # %%
 L = mask.sum(1).mean().item()
+spread = groups.std(1, correction=0)  # each group's std: GRPO divides the score term by it, not the KL term
 display(Markdown(
     f"The first step's loss is {loss_1.item():+.1e}: the ratio is exactly 1, the policy is still the reference "
     f"(k3 = 0), and the advantages of each group sum to 0. Its *gradient* is not 0, and the step moved the policy: "
     f"on the second pass the same batch has ratios ≠ 1 and a k3 > 0, and the loss by hand matches "
     f"`grpo.grpo_loss` and the trainer's log. **GRPO's β is not PPO's β.** GRPO's β = {small.beta:g} multiplies "
     f"the per-token *mean* of k3 inside each completion; PPO's β multiplies the KL *summed* over a completion's "
-    f"tokens, inside the reward. These completions have {L:.1f} tokens on average, so GRPO's {small.beta:g} "
-    f"weighs the KL about as a PPO β of {small.beta / L:.3f} would (to first order, k3 and k1 have the same "
-    f"mean): the two βs of the sweeps below are on different scales."))
+    f"tokens, inside the reward. GRPO also divides the score term by the group's std and leaves the KL term as it "
+    f"is. So, per unit of raw score, GRPO's β weighs a completion's KL like a PPO β of β·std/L: with these "
+    f"completions' {L:.1f} tokens on average and group stds of {', '.join(f'{v:.2f}' for v in spread.tolist())}, "
+    f"about {small.beta * spread.min().item() / L:.3f}–{small.beta * spread.max().item() / L:.3f} (k3 and k1 have the "
+    f"same expectation, the KL, on the policy's own samples). The two βs of the sweeps below are on different "
+    f"scales."))
 
 # %% [markdown]
 # ### GRPO's baseline against RLOO's, on the same scores
@@ -306,7 +312,7 @@ assert compare.budget_config("dpo", rlhf).monitor_every == 0  # DPO's trainer ne
 # Each algorithm runs at each β of its sweep with each of seeds 0, 1 and 2: a frontier of the judge
 # against KL per seed. Every run is a cached stage, like every model so far, and so is its evaluation:
 # `compare.compare` trains and evaluates what is missing (a progress bar per run at full size) and
-# measures every run on the 37 held-out prompts, openers RL never sampled from (`pipeline.heldout_prompts`),
+# measures every run on the held-out prompts, openers RL never sampled from (`pipeline.heldout_prompts`),
 # and on as many of the RL training prompts, 4 completions each with one sampling seed, keeping each
 # prompt's judge positive rate and reward-model score. That is what the intervals below are computed
 # from. `rlhf-edu compare` runs the same.
@@ -340,7 +346,8 @@ print(compare.table(runs))
 # %% [markdown]
 # Each algorithm at its default β: the judge's mean and 95 % interval over the 3 seeds × the prompts
 # (`stats.mean_ci`, crossed: every seed is measured on the same prompts, so a hard prompt is hard for
-# all of them), on the held-out prompts and, beside them, the training prompts.
+# all of them), on the held-out prompts and, beside them, the training prompts. The RM score and KL
+# columns show the mean and, in brackets, the lowest and highest seed: a range, not an interval.
 
 # %%
 # NBVAL_IGNORE_OUTPUT
@@ -443,9 +450,10 @@ display(Markdown(
        if 0 < top < len(rows) - 1 else
        f"goes from {judge_n[0]:.2f} (n = 1) to {judge_n[-1]:.2f} (n = {rows[-1]['n']}), highest at n = "
        f"{rows[top]['n']}. ")
-    + f"The KL estimate is {min(ratio):.0%}–{max(ratio):.0%} of the bound: the bound holds with equality when no two "
-    f"samples of a prompt score alike, nearly the case here, and the estimate itself runs low for k near the "
-    f"{rows[-1]['n']} samples it is computed from. "
+    + f"The KL estimate is {min(ratio):.0%}–{max(ratio):.0%} of the bound. The bound is exact only when no single "
+    f"completion has a noticeable probability (Beirami et al., 2024; the `best_of_n` docstring), and the estimate, "
+    f"which treats the {rows[-1]['n']} samples of a prompt as the whole distribution, runs low for k near "
+    f"{rows[-1]['n']}. "
     f"**Cost.** Best-of-{rows[-1]['n']} samples and scores {rows[-1]['n']} completions every time it answers a prompt: "
     f"{rows[-1]['cost']} for these {bon['prompts']} prompts, against the {trained} that an on-policy run sampled, "
     f"once, to train; after {math.ceil(trained / (rows[-1]['n'] - 1))} prompts answered, best-of-{rows[-1]['n']} "
@@ -454,8 +462,9 @@ display(Markdown(
 # %% [markdown]
 # Is training worth it, at equal drift? For each algorithm, take the lowest KL that every one of its
 # seeds reaches, and best-of-n at the largest n whose KL *bound* is no larger. The bound is an upper
-# bound, so best-of-n is compared at a KL no larger than the algorithm's, which can only favour the
-# algorithm. Each prompt's best-of-n judge is paired with the same prompt under every seed of the
+# bound, so best-of-n is compared at a KL no larger than the algorithm's: where best-of-n's judge rises
+# with n (the table above says whether it does), that can only favour the algorithm. Each prompt's
+# best-of-n judge is paired with the same prompt under every seed of the
 # algorithm (`frontiers.best_of_n_against`):
 
 # %%
@@ -631,9 +640,10 @@ display(Markdown(
 # %% [markdown]
 # ## What GRPO's group replaces
 #
-# PPO learns a value head next to the policy (notebook 09): a second output trained by a second loss, whose
-# job is the baseline. GRPO drops it and samples a group per prompt instead. What that buys and costs, from
-# the logs of the default-β runs:
+# PPO here has both baselines: its scores are centred on the other completions of the same prompt
+# (leave-one-out), and a value head, a second output trained by a second loss, gives a per-token
+# baseline on top (notebook 09). GRPO drops the value head and keeps only the group. What that buys
+# and costs, from the logs of the default-β runs:
 
 # %%
 # NBVAL_IGNORE_OUTPUT
@@ -645,21 +655,26 @@ ev = [sum(h["explained_variance"] for h in r.history[-last:]) / last for r in pp
 zero = [sum(h["zero_advantage_groups"] for h in r.history) / len(r.history) for r in grpo_runs]
 print(f"PPO value head: {n_head} parameters on the shared trunk; explained variance, last {last} iterations, "
       f"per seed: {', '.join(f'{v:.2f}' for v in ev)}")
+ppo_prompts = rlhf.ppo.batch_size // rlhf.ppo.samples_per_prompt
 print(f"GRPO: {rlhf.grpo.group_size} completions per prompt, {rlhf.grpo.prompts_per_iteration} prompts per iteration "
-      f"(PPO: {rlhf.ppo.batch_size} prompts, one completion each); share of groups with all-equal scores, per seed: "
-      f"{', '.join(f'{v:.3f}' for v in zero)}")
+      f"(PPO: {rlhf.ppo.samples_per_prompt} per prompt, {ppo_prompts} prompts); share of groups with all-equal "
+      f"scores, per seed: {', '.join(f'{v:.3f}' for v in zero)}")
 
 # %%
 # NBVAL_IGNORE_OUTPUT
 display(Markdown(
     f"PPO's critic here is small ({n_head} parameters on the policy's own trunk), but it has to be *learned*: over "
     f"the last iterations it explained {min(ev):.2f}–{max(ev):.2f} of the variance of the returns, depending on the "
-    f"seed (1 would be a perfect baseline, 0 no better than a constant). GRPO's baseline needs no training: it is "
-    f"the mean score of the prompt's own group of completions, measured afresh for every group from the first "
-    f"iteration on; it includes the completion itself, which shrinks the advantage by 1 − 1/G = "
-    f"{1 - 1 / rlhf.grpo.group_size:.2f} (by hand above). It pays in prompts: for the same number of completions, "
-    f"GRPO saw {rlhf.grpo.prompts_per_iteration} prompts per iteration, PPO {rlhf.ppo.batch_size}. Groups whose "
-    "completions all scored alike teach nothing; "
+    f"seed (1 would be a perfect baseline, 0 no better than a constant), and what it had to explain is only what "
+    f"is left after the leave-one-out centring. GRPO's baseline needs no training: it is the mean score of the "
+    f"prompt's own group, measured afresh for every group from the first iteration on; it includes the completion "
+    f"itself, so before the division by the group's std its advantage is RLOO's times 1 − 1/G = "
+    f"{1 - 1 / rlhf.grpo.group_size:.2f} (by hand above). "
+    + (f"For the same number of completions both saw {ppo_prompts} prompts per iteration: the group costs GRPO no "
+       "prompts relative to this PPO, which samples groups too. " if ppo_prompts == rlhf.grpo.prompts_per_iteration
+       else f"For the same number of completions GRPO saw {rlhf.grpo.prompts_per_iteration} prompts per iteration, "
+       f"PPO {ppo_prompts}. ")
+    + "Groups whose completions all scored alike teach nothing; "
     + ("there were none in any GRPO run here." if max(zero) == 0 else
        f"they were at most {max(zero):.1%} of a run's groups.")))
 
@@ -729,9 +744,10 @@ if stages.full_size():  # checks on training results; skipped at test size (see 
 # - DPO turns the reward model's own training pairs, whole tweets after a shared start-of-tweet token,
 #   into a policy update without sampling and without the reward model; its loss rewards the *gap*
 #   between chosen and rejected, not the chosen answer.
-# - GRPO and RLOO replace PPO's learned critic by the other completions of the same prompt. RLOO's
-#   baseline leaves the completion out (unbiased); GRPO's includes it (its advantage shrinks by
-#   1 − 1/G) and divides by the group's spread. GRPO keeps PPO's clip and moves the KL into the loss,
+# - GRPO and RLOO learn no critic: their baseline is the other completions of the same prompt (PPO
+#   here uses that leave-one-out baseline too, with a value head on top). RLOO's baseline leaves the
+#   completion out (unbiased); GRPO's includes it (its numerator is RLOO's times 1 − 1/G) and then
+#   divides by the group's spread. GRPO keeps PPO's clip and moves the KL into the loss,
 #   as a per-token mean whose β is on another scale than PPO's; RLOO keeps the KL in the reward and
 #   takes one step.
 # - Best-of-n needs no training but pays at every answer; at equal KL it is compared with every

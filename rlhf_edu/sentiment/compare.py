@@ -370,9 +370,9 @@ def table(runs: list[Run]) -> str:
 
 def spread_table(runs: list[Run], rl: pipeline.RLHFSetup) -> str:
     """Each algorithm at its default beta: the judge's mean [95 % interval, seeds x prompts] on both prompt
-    sets; RM score and KL as mean [min, max] over the seeds."""
+    sets; RM score and KL as mean [lowest, highest seed] (a range, not an interval)."""
     lines = [f"{'default beta, seeds ' + ', '.join(map(str, SEEDS)):<30}" + "".join(
-        f"{h:>24}" for h in ("judge (held-out)", "judge (training)", "RM score", "KL"))]
+        f"{h:>24}" for h in ("judge (held-out)", "judge (training)", "RM score [seeds]", "KL [seeds]"))]
     for kind, rs in defaults(runs, rl).items():
         judges = [interval_text(stats.mean_ci([r.by_prompt[p]["judge"] for r in rs], "crossed")) for p in SETS]
         rest = ["%.3f [%.3f, %.3f]" % spread(runs, rl, k)[kind] for k in ("rm_score", "kl_k1")]
