@@ -67,7 +67,8 @@ def test_every_algorithm_is_in_the_table_under_one_budget(cache):
     assert bon["rows"][1]["kl_bound"] == pytest.approx(math.log(2) - 0.5) and len(bon["chosen"]) == 8
     assert "KL bound" in frontiers.best_of_n_table(bon, TINY_RL)
     lines = frontiers.best_of_n_readings(frontiers.best_of_n_against(runs, bon))
-    assert [line.split(" against ")[1].split(" at KL")[0] for line in lines] == list(compare.NAMES.values())
+    assert len(lines) == len(compare.NAMES)  # one line per algorithm, compared or said why not
+    assert all(f" against {name}" in line for line, name in zip(lines, compare.NAMES.values()))
     points = frontiers.gao_points(runs, bon)
     assert set(points) == {*compare.NAMES.values(), "best-of-n"} and len(points["PPO"]["kl"]) == 6
     fig = plots.plot_algorithm_frontiers(frontiers.frontier_points(runs, bon))
@@ -126,7 +127,7 @@ def test_cli_prints_the_table(cache, capsys):
     assert "\nRLOO " in out and "\nDPO " in out and "judge" in out and "PPO" not in out
     for prompts in compare.SETS:  # a table at equal KL, or why there is none (test size's runs barely move)
         assert f"judge at equal KL, {prompts} prompts" in out or f"({prompts} prompts) the algorithms'" in out
-    for text in ("best-of-n from the SFT", " against RLOO at KL", " against DPO at KL",
-                 "KL bound", "Gao et al.", "R²", "cheapest to dearest", "health", " of 9 runs healthy"):
+    for text in ("best-of-n from the SFT", " against RLOO", " against DPO",
+                 "KL bound", "Gao et al.", "R²", "cheapest to dearest", "health", " of 6 runs healthy"):
         assert text in out, text
     assert (out_dir / "frontier.png").exists() and (out_dir / "overoptimization.png").exists()

@@ -164,3 +164,14 @@ def test_best_of_n_is_compared_where_its_kl_is_no_larger():
     assert tied[0].endswith("tied within noise.")
     with pytest.raises(ValueError, match="not the same prompts"):
         frontiers.best_of_n_against(runs, {"rows": [dict(r, judge=np.zeros(3)) for r in rows]})
+
+
+def test_best_of_n_is_not_compared_where_the_seeds_share_no_kl():
+    rng = np.random.default_rng(5)
+    runs = [_run("sft", None, None, 0.0, [0.4] * PROMPTS)] + _design(0.5, rng, kls=((1.0, 2.0), (3.0, 4.0), (1.0, 5.0)))
+    rows = [{"n": n, "kl_bound": k, "judge": np.full(PROMPTS, 0.9), "rm_score": np.zeros(PROMPTS)}
+            for n, k in ((1, 0.0), (4, 0.64))]
+    against = frontiers.best_of_n_against(runs, {"rows": rows})
+    assert against == {"ppo": None}  # seed 0 ends at KL 2, seed 1 starts at 3: nothing inside both
+    assert frontiers.best_of_n_readings(against) == [
+        "best-of-n against PPO: its seeds' frontiers share no KL, so no comparison."]

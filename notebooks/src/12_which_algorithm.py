@@ -474,9 +474,9 @@ print("\n".join(frontiers.best_of_n_readings(against)))
 
 # %%
 # NBVAL_IGNORE_OUTPUT
-ahead = [k for k, a in against.items() if a["diff"].low > 0]
-behind = [k for k, a in against.items() if a["diff"].high < 0]
-tied = [k for k in against if k not in ahead and k not in behind]
+ahead = [k for k, a in against.items() if a and a["diff"].low > 0]
+behind = [k for k, a in against.items() if a and a["diff"].high < 0]
+tied = [k for k, a in against.items() if a and k not in ahead and k not in behind]
 names = lambda ks: ", ".join(compare.NAMES[k] for k in ks)  # noqa: E731
 display(Markdown(
     (f"**Best-of-n beats {names(ahead)}** at a KL no larger than theirs, by more than the noise. " if ahead else "")

@@ -126,17 +126,20 @@ def best_of_n(s: pipeline.SentimentSetup | None = None, rl: pipeline.RLHFSetup |
 
 
 def best_of_n_against(runs: list[Run], bon: dict) -> dict[str, dict]:
-    """Best-of-n against each RL algorithm where best-of-n's KL is no larger: {kind: {...}}.
+    """Best-of-n against each RL algorithm where best-of-n's KL is no larger: {kind: {...} or None}.
 
     For each algorithm, the lowest KL inside every seed's frontier ("kl"), and the largest n whose KL bound
     is at most that ("n", "kl_bound"): the bound is an upper bound, so best-of-n sits at a KL no larger
-    than the algorithm's, which can only favour the algorithm. "diff": best-of-n's judge minus the
-    algorithm's, per prompt and seed (best-of-n's per-prompt value against every seed), crossed interval.
+    than the algorithm's. "diff": best-of-n's judge minus the algorithm's, per prompt and seed (best-of-n's
+    per-prompt value against every seed), crossed interval. None where the algorithm's seeds share no KL.
     """
     out = {}
     for kind in kinds_of(runs):
         kl, _ = frontier_table(runs, kind)
         lowest = float(kl.min(axis=1).max())
+        if lowest > kl.max(axis=1).min():  # its seeds' frontiers share no KL: nothing to pair with
+            out[kind] = None
+            continue
         row = max((r for r in bon["rows"] if r["kl_bound"] <= lowest), key=lambda r: r["n"])
         rl = at_kl(runs, [lowest], kinds=[kind])[kind][:, 0]       # (seeds, prompts)
         if rl.shape[1] != len(row["judge"]):
@@ -151,6 +154,9 @@ def best_of_n_readings(against: dict[str, dict]) -> list[str]:
     """One line per algorithm from ``best_of_n_against``: who is ahead, or tied within noise."""
     lines = []
     for kind, a in against.items():
+        if a is None:
+            lines.append(f"best-of-n against {NAMES[kind]}: its seeds' frontiers share no KL, so no comparison.")
+            continue
         d, said = a["diff"], stats.verdict(a["diff"], f"best-of-{a['n']}", NAMES[kind])
         lines.append(f"best-of-{a['n']} (KL at most {a['kl_bound']:.2f}, judge {a['bon']:.3f}) against "
                      f"{NAMES[kind]} at "
