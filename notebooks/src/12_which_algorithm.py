@@ -95,6 +95,7 @@ show.source(dpo.dpo_loss)
 # prompt is only the start-of-tweet token, EOS, and each response is a whole tweet (`dpo.preference_spans`):
 
 # %%
+# NBVAL_IGNORE_OUTPUT
 sft, _ = pipeline.sft_model()
 rm, _ = pipeline.reward_model(rl=rlhf)
 tok = pipeline.tokenizer()
@@ -156,6 +157,7 @@ assert abs(adv[:4].sum().item()) < 1e-6       # each group's advantages sum to 0
 # recompute both losses by hand from the batch and the two policies.
 
 # %%
+# NBVAL_IGNORE_OUTPUT
 small = dataclasses.replace(rlhf.grpo, iterations=1, prompts_per_iteration=2,
                             minibatch_size=2 * rlhf.grpo.group_size)
 seen = {}
@@ -207,9 +209,11 @@ assert abs((loss_1 + loss_2).item() / 2 - logged["loss"]) < 1e-5
 assert abs(clipped_2.item() / 2 - logged["clip_frac"]) < 1e-5  # step 1 clips nothing
 
 # %%
+# NBVAL_IGNORE_OUTPUT
 show.source(grpo.grpo_loss)
 
 # %%
+# NBVAL_IGNORE_OUTPUT
 L = mask.sum(1).mean().item()
 spread = groups.std(1, correction=0)  # each group's std: GRPO divides the score term by it, not the KL term
 display(Markdown(
@@ -232,6 +236,7 @@ display(Markdown(
 # prompt. GRPO's group mean includes the completion itself. On the real batch's scores above:
 
 # %%
+# NBVAL_IGNORE_OUTPUT
 others = (groups.sum(1, keepdim=True) - groups) / (G - 1)                # the mean of the other G - 1
 centred = (groups - groups.mean(1, keepdim=True)).reshape(-1)             # GRPO's numerator (itself included)
 loo = rl.leave_one_out(ro.scores, G)                                      # RLOO's advantage (at beta 0)
@@ -246,6 +251,7 @@ assert torch.equal(loo, rloo.rloo_advantages(ro.scores, torch.zeros_like(ro.scor
 print("group std:", ", ".join(f"{s:.3f}" for s in std_g.tolist()))
 
 # %%
+# NBVAL_IGNORE_OUTPUT
 display(Markdown(
     f"Every ratio is {1 - 1 / G:.3f} = 1 − 1/G: $r_i - \\bar r = (1 - \\tfrac1G)(r_i - \\bar r_{{-i}})$. RLOO's "
     f"baseline does not depend on completion $i$, so its gradient estimate is unbiased; GRPO's group mean does, "
