@@ -236,7 +236,8 @@ def equal_kl_table(runs: list[Run], prompts: str = "held-out", levels: int = 3) 
              f"{'KL':>6}" + "".join(f"{NAMES[k]:>22}" for k in kinds)]
     for kl, at in equal_kl(runs, kls, prompts=prompts).items():
         lines.append(f"{kl:6.2f}" + "".join(f"{interval_text(at[k]):>22}" for k in kinds))
-    wrapped = [textwrap.fill(r, 120, subsequent_indent="    ") for r in readings(differences(runs, kls, prompts=prompts))]
+    said = readings(differences(runs, kls, prompts=prompts))
+    wrapped = [textwrap.fill(r, 120, subsequent_indent="    ") for r in said]
     return "\n".join(lines + wrapped)
 
 
