@@ -141,6 +141,13 @@ def subset_weights(scores, n: int, k: int) -> torch.Tensor:
     return torch.as_tensor(out.reshape(-1), dtype=torch.float64)
 
 
+def expected_best_of_k(scores, values, n: int, k: int) -> np.ndarray:
+    """Each prompt's expected ``values`` (one per sample) of its best-of-k pick over every k-subset of its
+    n samples, by ``subset_weights``: (prompts,) float64."""
+    w = subset_weights(scores, n, k).numpy()
+    return (w * np.asarray(values, dtype=np.float64)).reshape(-1, n).sum(1)
+
+
 # --- how far it moves, what it costs -----------------------------------------------------
 
 def kl_bound(n) -> float:

@@ -168,3 +168,12 @@ def test_best_of_n_on_tiny_models(tiny_policy, tiny_reward, tok, prompts):
     assert means == sorted(means)
     assert bon.chosen_rollout(b, 1).texts == ro.texts[::n]
     assert 0.0 <= bon.kl_estimate(ro.scores, n, 4) <= bon.kl_bound(4)
+
+
+def test_expected_best_of_k_is_the_subset_weighted_value():
+    scores = [0.3, 0.9, 0.1, 0.5, 2.0, 1.0]  # two prompts of n = 3
+    values = [1.0, 10.0, 100.0, 1.0, 2.0, 3.0]
+    got = bon.expected_best_of_k(scores, values, 3, 2)
+    # pairs (0,1) (0,2) (1,2): prompt 0 picks rows 1, 0, 1 -> (10 + 1 + 10) / 3; prompt 1 picks 1, 2, 1 -> 7 / 3
+    assert got.tolist() == pytest.approx([7.0, 7.0 / 3.0])
+    assert bon.expected_best_of_k(scores, values, 3, 1).tolist() == pytest.approx([37.0, 2.0])

@@ -118,10 +118,10 @@ def best_of_n(s: pipeline.SentimentSetup | None = None, rl: pipeline.RLHFSetup |
     scores, positive = np.array(data["scores"]), np.array(data["positive"], dtype=np.float64)
     rows = []
     for k in bo.ks(n):
-        w = bo.subset_weights(scores, n, k).numpy()
         rows.append({"n": k, "cost": bo.cost(len(prompts), k), "kl_bound": bo.kl_bound(k),
                      "kl_estimate": bo.kl_estimate(scores, n, k),
-                     "judge": (w * positive).reshape(-1, n).sum(1), "rm_score": (w * scores).reshape(-1, n).sum(1)})
+                     "judge": bo.expected_best_of_k(scores, positive, n, k),
+                     "rm_score": bo.expected_best_of_k(scores, scores, n, k)})
     return {"n": n, "prompts": len(prompts), "rows": rows,
             "chosen": [data["texts"][i] for i in bo.chosen_indices(scores, n).tolist()]}
 

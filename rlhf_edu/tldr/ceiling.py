@@ -72,6 +72,5 @@ def ceiling(rm_scores: np.ndarray, judge_values: dict[str, np.ndarray], n: int, 
     """{k: {"coverage", "hallucination": (posts,)}}: each post's expected judge value of its best-of-k sample."""
     out = {}
     for k in ks:
-        w = bo.subset_weights(rm_scores, n, k).numpy()
-        out[k] = {name: (w * v).reshape(-1, n).sum(1) for name, v in judge_values.items()}
+        out[k] = {name: bo.expected_best_of_k(rm_scores, v, n, k) for name, v in judge_values.items()}
     return out
