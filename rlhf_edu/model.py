@@ -196,6 +196,8 @@ class GPT(nn.Module):
             raise ValueError(f"idx holds token ids in [{lo}, {hi}], outside the vocabulary "
                              f"[0, {self.config.vocab_size - 1}] (vocab_size={self.config.vocab_size}): was it "
                              f"encoded with another tokenizer?")
+        if attention_mask is not None and attention_mask.dim() == 3:
+            return self._packed_forward(idx, attention_mask, position_ids, past_kv, return_hidden)
         past_len = 0 if past_kv is None else past_kv.length
         if past_len + T > self.config.block_size:
             raise ValueError(
@@ -225,6 +227,26 @@ class GPT(nn.Module):
     def logits_from_hidden(self, hidden):
         """The tied output layer: logits = hidden @ token_embedding^T."""
         return hidden @ self.wte.weight.T
+
+    def _packed_forward(self, idx, sees, position_ids, past_kv, return_hidden):
+        """Rows that pack several sequences (``reward_model.pair_rows``): ``sees`` (B, T, T) says which
+        keys each query attends to and ``position_ids`` each token's position in its own sequence, so a
+        row may be longer than the context while no sequence in it is."""
+        B, T = idx.shape
+        if past_kv is not None or position_ids is None:
+            raise ValueError("a (B, T, T) attention mask needs position_ids and no past_kv")
+        if sees.shape != (B, T, T) or position_ids.shape != (B, T):
+            raise ValueError(f"a packed batch of {(B, T)} tokens needs a {(B, T, T)} mask and {(B, T)} "
+                             f"positions, got {tuple(sees.shape)} and {tuple(position_ids.shape)}")
+        if int(position_ids.max()) >= self.config.block_size:
+            raise ValueError(f"position {int(position_ids.max())} is outside the context block_size="
+                             f"{self.config.block_size}")
+        x = self.drop(self.wte(idx) + self.wpe(position_ids))
+        mask = sees.bool()[:, None]
+        for i, block in enumerate(self.blocks):
+            x = block(x, mask, None, i)
+        x = self.ln_f(x)
+        return (x if return_hidden else self.logits_from_hidden(x)), None
 
 
 def positions_from_mask(attention_mask: torch.Tensor) -> torch.Tensor:

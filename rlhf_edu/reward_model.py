@@ -46,6 +46,17 @@ class RewardModel(nn.Module):
         per_position = self.head(hidden.to(self.head.weight.dtype)).squeeze(-1)
         return per_position.gather(1, last_real_index(attention_mask)[:, None]).squeeze(1)
 
+    def pair_scores(self, chosen: list[list[int]], rejected: list[list[int]], pad_id: int):
+        """Raw scores (chosen (B,), rejected (B,)) of token lists, each pair packed in one row (``pair_rows``)."""
+        if not isinstance(self.backbone, GPT):
+            raise ValueError("packed pairs need our GPT backbone (RMTrainConfig.pack_pairs=False for others)")
+        device = self.head.weight.device
+        ids, sees, positions, last_chosen, last_rejected = (t.to(device) for t in pair_rows(chosen, rejected, pad_id))
+        hidden, _ = self.backbone(ids, attention_mask=sees, position_ids=positions, return_hidden=True)
+        per_position = self.head(hidden).squeeze(-1)
+        rows = torch.arange(len(chosen), device=device)
+        return per_position[rows, last_chosen], per_position[rows, last_rejected]
+
     def forward(self, ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         """One calibrated score per row, read at the row's last real token (never a pad)."""
         return self.gain * self.raw_score(ids, attention_mask) + self.bias
@@ -67,6 +78,37 @@ def last_real_index(attention_mask: torch.Tensor) -> torch.Tensor:
         raise ValueError("attention_mask has a row with no real token")
     positions = torch.arange(attention_mask.shape[1], device=attention_mask.device)
     return (attention_mask.long() * positions).argmax(1)
+
+
+def pair_rows(chosen: list[list[int]], rejected: list[list[int]], pad_id: int):
+    """Each (chosen, rejected) pair of token lists as one row that holds their shared start once.
+
+    Row = shared prefix, chosen's rest, rejected's rest, then right padding. Rejected's rest sees the
+    prefix and itself but not chosen's rest, and its positions restart where the prefix ends, so every
+    token has the hidden state it has in its own sequence: the same scores from fewer tokens.
+    Returns (ids (B, T), sees (B, T, T) bool, positions (B, T), chosen's last index, rejected's last index).
+    """
+    if len(chosen) != len(rejected) or not chosen or any(len(x) == 0 for x in chosen + rejected):
+        raise ValueError("pair_rows needs as many chosen as rejected lists, none of them empty")
+    spans = []  # (shared, chosen's length, rejected's rest)
+    for c, r in zip(chosen, rejected):
+        n, limit = 0, min(len(c), len(r)) - 1  # each keeps its last token (its EOS), where it is scored
+        while n < limit and c[n] == r[n]:
+            n += 1
+        spans.append((n, len(c), len(r) - n))
+    T = max(c + rest for _, c, rest in spans)
+    ids = torch.full((len(chosen), T), pad_id, dtype=torch.long)
+    positions = torch.zeros((len(chosen), T), dtype=torch.long)
+    part = torch.full((len(chosen), T), -1, dtype=torch.long)  # 0 shared, 1 chosen's rest, 2 rejected's, -1 pad
+    for i, (c, r, (n, lc, rest)) in enumerate(zip(chosen, rejected, spans)):
+        ids[i, :lc + rest] = torch.tensor(c + r[n:], dtype=torch.long)
+        positions[i, :lc + rest] = torch.cat([torch.arange(lc), torch.arange(n, n + rest)])
+        part[i, :n], part[i, n:lc], part[i, lc:lc + rest] = 0, 1, 2
+    query, key = part[:, :, None], part[:, None, :]
+    sees = torch.ones(T, T, dtype=torch.bool).tril() & (key >= 0) & ~((query == 2) & (key == 1))
+    sees |= torch.eye(T, dtype=torch.bool)  # a pad query sees itself: an all-masked row would give NaN
+    last_chosen = torch.tensor([lc - 1 for _, lc, _ in spans])
+    return ids, sees, positions, last_chosen, last_chosen + torch.tensor([rest for _, _, rest in spans])
 
 
 def encode_for_rm(tokenizer, texts: list[str], block_size: int):
@@ -103,6 +145,10 @@ class RMTrainConfig:
     weight_decay: float = 0.0
     grad_clip: float = 1.0
     seed: int = 0
+    # True: each pair in one row that holds the text both share once (``pair_rows``), the same scores for
+    # fewer tokens when a pair shares a long prompt (two summaries of one post). Needs our GPT backbone.
+    # Off by default: the sentiment pairs are two different tweets, which share nothing to save.
+    pack_pairs: bool = False
 
 
 def train_reward_model(rm: RewardModel, tokenizer, pairs: list[tuple[str, str]], cfg: RMTrainConfig,
@@ -124,11 +170,12 @@ def train_reward_model(rm: RewardModel, tokenizer, pairs: list[tuple[str, str]],
     g = torch.Generator().manual_seed(cfg.seed)
     for step in tqdm(range(cfg.steps), desc="reward model", disable=not progress):
         rows = torch.randint(0, len(pairs), (cfg.batch_size,), generator=g).tolist()
-        # Chosen and rejected in one batch: one forward pass, then split.
-        ids, mask = left_pad([chosen_ids[i][-bs:] for i in rows] + [rejected_ids[i][-bs:] for i in rows],
-                             tokenizer.pad_id)
-        scores = rm.raw_score(ids, mask)
-        r_c, r_r = scores[: len(rows)], scores[len(rows):]
+        chosen, rejected = [chosen_ids[i][-bs:] for i in rows], [rejected_ids[i][-bs:] for i in rows]
+        if cfg.pack_pairs:
+            r_c, r_r = rm.pair_scores(chosen, rejected, tokenizer.pad_id)
+        else:  # chosen and rejected in one batch: one forward pass, then split
+            scores = rm.raw_score(*left_pad(chosen + rejected, tokenizer.pad_id))
+            r_c, r_r = scores[: len(rows)], scores[len(rows):]
         loss = formulas.reward_model_loss(r_c, r_r).mean()
         for group in opt.param_groups:
             group["lr"] = lr_at(step, sched)

@@ -52,8 +52,8 @@ def test_bad_settings_name_themselves(bad):
 TINY = sm.SummarySetup(
     n_posts=600, vocab_size=400, block_size=192, max_new_tokens=12,
         pretrain=TrainConfig(steps=2, batch_size=4, eval_every=2),
-    sft=TrainConfig(steps=2, batch_size=4, eval_every=2), rm_pairs=40, rm_heldout_pairs=12,
-    rm=RMTrainConfig(steps=2, batch_size=4), calibration_samples=8,
+    sft=TrainConfig(steps=2, batch_size=4, eval_every=2, logits_where_loss=True), rm_pairs=40, rm_heldout_pairs=12,
+    rm=RMTrainConfig(steps=2, batch_size=4, pack_pairs=True), calibration_samples=8,  # as full size's
     ppo=PPOConfig(iterations=1, batch_size=4, minibatch_size=2, max_new_tokens=12, samples_per_prompt=2,
                   no_eos_penalty=-3.0))
 TINY_ROUNDS = rounds.RoundsConfig(rounds=2, comparisons=12, posts_per_round=8, rm_steps=2, ppo_iterations=None)
@@ -97,6 +97,22 @@ def test_rounds_label_training_posts_only_and_are_cached(res):
 
 
 @pytest.mark.slow  # trains a tiny pipeline
+def test_uncertain_pairs_are_the_ones_the_reward_model_scores_closest(res):
+    sft, _ = sm.sft_model(TINY, progress=False)
+    tok, rm = sm.tokenizer(TINY), res[0]["reward_model"]
+    posts = sm.corpus(TINY)["train"][:6]
+    cfg = dataclasses.replace(TINY_ROUNDS, pick="uncertain", comparisons=5, noise=0.0)
+    with pytest.raises(ValueError, match="needs the current reward_model"):
+        rounds.collect_comparisons(sft, sft, tok, posts, cfg, 0, 8)
+    pairs, _ = rounds.collect_comparisons(sft, sft, tok, posts, cfg, 0, 8, reward_model=rm)
+    every, _ = rounds.collect_comparisons(sft, sft, tok, posts, dataclasses.replace(cfg, comparisons=10_000,
+                                                                                   pick="random"), 0, 8)
+    gap = lambda pair: abs(float(rm.score_texts(tok, [pair[0]]) - rm.score_texts(tok, [pair[1]])))  # noqa: E731
+    picked, labelled = sorted(gap(p) for p in pairs), sorted(gap(p) for p in every)
+    assert len(pairs) == min(5, len(every)) and picked == pytest.approx(labelled[: len(pairs)], abs=1e-5)
+
+
+@pytest.mark.slow  # trains a tiny pipeline
 def test_collecting_refuses_held_out_posts(cache):
     sft, _ = sm.sft_model(TINY, progress=False)
     test = sm.test_posts(TINY)[:2]
@@ -116,7 +132,7 @@ def test_each_round_key_covers_its_settings_and_the_rounds_before():
     # forgotten); asking for more rounds reuses the ones already trained.
     changed = dict(comparisons=13, posts_per_round=9, policy_samples=3, sft_samples=1, noise=0.2, rm_steps=3,
                    rm_lr=1e-3, ppo_from={"sft": "policy", "policy": "sft"}[TINY_ROUNDS.ppo_from],
-                   ppo_iterations=5, seed=1)
+                   ppo_iterations=5, seed=1, pick="uncertain")
     assert set(changed) | {"rounds"} == {f.name for f in dataclasses.fields(rounds.RoundsConfig)}
     for name, value in changed.items():
         assert rounds.round_dir(1, TINY, dataclasses.replace(TINY_ROUNDS, **{name: value})) != base, name
@@ -214,3 +230,37 @@ def test_the_ceiling_samples_once_and_every_reward_model_scores_the_same_samples
     assert again["summaries"] == samples["summaries"]
     out = ceiling.ceiling(sc, j, 4, ks=(1, 4))
     assert out[1]["coverage"] == pytest.approx(j["coverage"].reshape(-1, 4).mean(1))
+
+
+def test_agreement_counts_the_pairs_the_labeller_tells_apart():
+    import numpy as np
+
+    from rlhf_edu.tldr import ceiling
+
+    values = np.array([2, 1, 1, 0,     # post 0: 5 of its 6 pairs differ in value (1 vs 1 does not)
+                       1, 1, 1, 1])    # post 1: the labeller tells no pair apart
+    scores = np.array([0.9, 0.5, 0.1, 0.7,   # orders (0,1) (0,2) (0,3) (1,3) right, (2,3) wrong
+                       0.0, 1.0, 2.0, 3.0])
+    out = ceiling.agreement(scores, values, 4)
+    assert out[0] == pytest.approx(4 / 5) and np.isnan(out[1])
+    tied = ceiling.agreement(np.zeros(8), values, 4)
+    assert tied[0] == 0.0  # a tied score says nothing: counted as wrong, never as right
+
+
+@pytest.mark.slow  # trains a tiny pipeline
+def test_a_lever_retrains_round_1s_reward_model_with_one_setting_changed(cache):
+    from rlhf_edu.tldr import levers
+
+    with pytest.raises(ValueError, match="lever must be one of"):
+        levers.variant(TINY_ROUNDS, "a bigger GPU")
+    cfg = levers.variant(TINY_ROUNDS, "twice the labels")
+    assert (cfg.comparisons, cfg.posts_per_round) == (2 * TINY_ROUNDS.comparisons, 2 * TINY_ROUNDS.posts_per_round)
+    assert levers.variant(TINY_ROUNDS, "as built") == TINY_ROUNDS
+    rm, st = levers.reward_model("as built", TINY, TINY_ROUNDS, progress=False)
+    rounds_rm = rounds.run_round(1, TINY, TINY_ROUNDS, progress=False)["reward_model"]
+    # "as built" is round 1's reward model itself: the same labels, seeds and steps.
+    assert all(torch.equal(a, b) for a, b in zip(rm.state_dict().values(), rounds_rm.state_dict().values()))
+    uncertain, st2 = levers.reward_model("uncertain pairs", TINY, TINY_ROUNDS, progress=False)
+    assert st2["posts"] == 2 * st["posts"] and not torch.equal(uncertain.head.weight, rm.head.weight)
+    again, _ = levers.reward_model("uncertain pairs", TINY, TINY_ROUNDS, progress=False)  # cached
+    assert torch.equal(again.head.weight, uncertain.head.weight)

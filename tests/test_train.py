@@ -114,3 +114,22 @@ def test_training_never_builds_a_torch_optimizer(monkeypatch, tmp_path):
     import rlhf_edu
     sources = pathlib.Path(rlhf_edu.__file__).parent.glob("*.py")
     assert not [p.name for p in sources if "torch.optim." in p.read_text()]
+
+
+def test_logits_where_loss_gives_the_same_loss_and_gradients():
+    from rlhf_edu.train import lm_loss
+
+    ids, mask = sft_rows([([5, 6, 7, 9, 9], [8, 9]), ([5], [8, 3, 4])], eos_id=1, pad_id=0, block_size=16)
+    x, y, m = sft_batches(ids, mask, batch_size=4, seed=0)(0)
+    model = _fresh()
+    out = []
+    for fast in (False, True):
+        model.zero_grad()
+        loss = lm_loss(model, x, y, m, logits_where_loss=fast)
+        loss.backward()
+        out.append((loss.detach(), torch.cat([p.grad.flatten() for p in model.parameters()])))
+    torch.testing.assert_close(out[0][0], out[1][0])
+    torch.testing.assert_close(out[0][1], out[1][1], atol=1e-6, rtol=1e-4)
+    # No counted position: 0, as the full path gives, and still a graph to call backward on.
+    zero = lm_loss(model, x, y, torch.zeros_like(m), logits_where_loss=True)
+    assert zero.item() == 0.0 and zero.requires_grad

@@ -10,5 +10,7 @@
 - ``pipeline``     the task's settings and stages at two scales: the micro GPT-2 (cached) and Hugging Face
 - ``rounds``       online rounds: a simulated labeller compares the policy's own summaries, the reward
                    model retrains, PPO runs again; ``control``: round 0's reward model with the rounds' PPO
-- ``ceiling``      best-of-n from SFT picked by each reward model: what that reward model can buy at most
+- ``ceiling``      best-of-n from SFT picked by each reward model: how far that reward model can lead;
+                   its agreement with the labeller on those samples
+- ``levers``       round 1's reward model retrained with one setting changed, to see what raises the ceiling
 """

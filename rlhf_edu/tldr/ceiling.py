@@ -8,6 +8,7 @@ reward model has nothing to climb towards: the limit is the reward model, not th
 - ``sample``: one seeded rollout of ``n`` SFT summaries per held-out post, shared by every reward model
   (so the reward models differ only in what they pick), its texts cached as JSON;
 - ``judged``: the fact judge's coverage and hallucination of every sample;
+- ``agreement``: how often a reward model orders two samples of a post as the labeller without noise;
 - ``ceiling``: per reward model and k, each post's *expected* best-of-k coverage and hallucination over
   every k-subset of its n samples (``best_of_n.subset_weights``: less variance than one subset).
 """
@@ -23,6 +24,7 @@ from .. import best_of_n as bo
 from .. import stages
 from . import judge
 from . import pipeline as sm
+from .rounds import facts_value
 
 KS = (1, 4, 16)
 
@@ -66,6 +68,24 @@ def judged(samples: dict, s: sm.SummarySetup | None = None) -> dict[str, np.ndar
     pairs = [(posts[i // n], text) for i, text in enumerate(samples["summaries"])]
     return {"coverage": np.array([judge.fact_coverage(p, t) for p, t in pairs]),
             "hallucination": np.array([float(judge.hallucination(p, t)) for p, t in pairs])}
+
+
+def labeller_values(samples: dict, s: sm.SummarySetup | None = None) -> np.ndarray:
+    """What the labeller without noise weighs (``rounds.facts_value``) for every sample, (posts * n,)."""
+    posts = sm.test_posts(s or sm.setup())
+    return np.array([facts_value(posts[i // samples["n"]], t) for i, t in enumerate(samples["summaries"])], float)
+
+
+def agreement(rm_scores: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:
+    """(posts,): of each post's pairs of samples that the labeller tells apart (different ``values``), the
+    share the reward model orders the same way (a tied score counts as wrong). NaN for a post with no
+    such pair: the same posts for every reward model, since the samples are shared."""
+    scores, values = rm_scores.reshape(-1, n), values.reshape(-1, n)
+    i, j = np.triu_indices(n, 1)
+    d_score, d_value = scores[:, i] - scores[:, j], values[:, i] - values[:, j]
+    told = d_value != 0
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return ((np.sign(d_score) == np.sign(d_value)) & told).sum(1) / told.sum(1)
 
 
 def ceiling(rm_scores: np.ndarray, judge_values: dict[str, np.ndarray], n: int, ks=KS) -> dict[int, dict]:

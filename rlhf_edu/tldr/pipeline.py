@@ -51,14 +51,16 @@ class SummarySetup:
         steps=120, batch_size=32, lr=3e-3, warmup_steps=12, eval_every=40, checkpoint_every=40))
     # Stage 2: SFT, loss on the summary tokens only. Copying the post's facts, numbers above all, is
     # what this tiny model learns last: it needs ~1,000 steps (~2 min on a 2-core CPU).
+    # logits_where_loss and pack_pairs: the same losses for less work (a row is mostly post; see each).
     sft: TrainConfig = field(default_factory=lambda: TrainConfig(
-        steps=1000, batch_size=32, lr=1e-3, warmup_steps=10, eval_every=50, seed=1))
+        steps=1000, batch_size=32, lr=1e-3, warmup_steps=10, eval_every=50, seed=1, logits_where_loss=True))
     rm_pairs: int = 16_000         # for 600 steps: 1.2 passes
     # Why each comparison's chosen summary wins, in equal shares (see posts.REASONS). "wrong_fact" (leave
     # a number out rather than get it wrong) keeps the reward model from preferring a wrong number to none.
     pair_reasons: tuple[str, ...] = tldr_posts.REASONS
     rm_heldout_pairs: int = 1_000
-    rm: RMTrainConfig = field(default_factory=lambda: RMTrainConfig(steps=600, batch_size=32, lr=5e-4))
+    rm: RMTrainConfig = field(default_factory=lambda: RMTrainConfig(steps=600, batch_size=32, lr=5e-4,
+                                                                    pack_pairs=True))
     calibration_samples: int = 256
     calibration_seed: int = 2024
     # Four summaries per post, each scored against the mean of the other three (samples_per_prompt,
@@ -83,8 +85,7 @@ class SummarySetup:
         full = cls()
         return cls(pretrain=TrainConfig(steps=6, batch_size=16, lr=3e-3, warmup_steps=2, eval_every=3,
                                         checkpoint_every=0),
-                   sft=TrainConfig(steps=6, batch_size=16, lr=1e-3, warmup_steps=2, eval_every=3, seed=1,
-                                   checkpoint_every=0),
+                   sft=replace(full.sft, steps=6, batch_size=16, warmup_steps=2, eval_every=3, checkpoint_every=0),
                    rm_pairs=400, rm_heldout_pairs=200, rm=replace(full.rm, steps=6, batch_size=16),
                    calibration_samples=32, eval_posts=16,
                    # lr 5e-4 (ten times full size's): two iterations must move the policy measurably
@@ -322,7 +323,8 @@ class HFRun:
     block_size: int = 512        # prompts are cut from the left to fit
     max_new_tokens: int = 48
     sft: TrainConfig = field(default_factory=lambda: TrainConfig(steps=2000, batch_size=16, lr=5e-5,
-                                                                 warmup_steps=100, eval_every=500))
+                                                                 warmup_steps=100, eval_every=500,
+                                                                 logits_where_loss=True))
     rm: RMTrainConfig = field(default_factory=lambda: RMTrainConfig(steps=2000, batch_size=16, lr=1e-5))
     # One summary per post here: samples_per_prompt=4 helped the micro model (notebook 11) but has
     # not been measured at this scale.
@@ -342,7 +344,8 @@ class HFRun:
     def smoke(cls, **kw) -> "HFRun":
         """A run of a few steps per stage: checks the wiring, learns nothing."""
         small = dict(model="tiny", block_size=128, max_new_tokens=12, calibration_samples=8, eval_posts=4,
-                     sft=TrainConfig(steps=2, batch_size=4, lr=1e-3, warmup_steps=1, eval_every=2),
+                     sft=TrainConfig(steps=2, batch_size=4, lr=1e-3, warmup_steps=1, eval_every=2,
+                                     logits_where_loss=True),
                      rm=RMTrainConfig(steps=2, batch_size=4, lr=1e-3),
                      ppo=PPOConfig(iterations=1, batch_size=4, minibatch_size=2, max_new_tokens=12,
                                    no_eos_penalty=-3.0))

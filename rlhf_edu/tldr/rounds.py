@@ -50,6 +50,9 @@ class RoundsConfig:
     policy_samples: int = 2         # summaries per post from the current policy ...
     sft_samples: int = 2            # ... and from the SFT model
     noise: float = 0.15             # the labeller picks the other summary this often
+    # Which candidate pairs get the labels: "random", or "uncertain" (those the current reward model
+    # scores closest, active learning: each label then settles what the model cannot yet tell).
+    pick: str = "random"
     # 150 reward-model steps and 30 PPO iterations keep a round to about 2 minutes on a 2-core CPU
     # (twice that measured within noise of it: docs/tuning-notes.md).
     rm_steps: int = 150             # reward-model steps per round (continued, not from scratch)
@@ -69,6 +72,8 @@ class RoundsConfig:
             raise ValueError(f"noise must be in [0, 0.5), got {self.noise}")
         if self.ppo_iterations is not None and self.ppo_iterations < 1:
             raise ValueError(f"ppo_iterations must be >= 1 or None, got {self.ppo_iterations}")
+        if self.pick not in ("random", "uncertain"):
+            raise ValueError(f"pick must be 'random' or 'uncertain', got {self.pick!r}")
         if self.ppo_from not in ("sft", "policy"):
             raise ValueError(f"ppo_from must be 'sft' or 'policy', got {self.ppo_from!r}")
 
@@ -106,12 +111,15 @@ def label(post, a: str, b: str, rng: random.Random, noise: float) -> int | None:
 
 
 def collect_comparisons(policy, sft, tok, posts, cfg: RoundsConfig, seed: int, max_new_tokens: int,
-                        forbidden_prompts=frozenset()) -> tuple[list[tuple[str, str]], dict]:
+                        forbidden_prompts=frozenset(), reward_model=None) -> tuple[list[tuple[str, str]], dict]:
     """Sample, pair and label summaries of ``posts``. Returns ([(chosen text, rejected text)], stats).
 
     Texts are prompt + summary, what the reward model scores. ``forbidden_prompts`` (the held-out
-    posts) must not occur among ``posts``: the labeller never sees an evaluation post.
+    posts) must not occur among ``posts``: the labeller never sees an evaluation post. With
+    ``cfg.pick == "uncertain"``, ``reward_model`` (the current one) orders the candidate pairs.
     """
+    if cfg.pick == "uncertain" and reward_model is None:
+        raise ValueError('pick="uncertain" needs the current reward_model to order the pairs')
     posts = list(posts)
     leaked = [p for p in posts if p.prompt in forbidden_prompts]
     if leaked:
@@ -130,6 +138,10 @@ def collect_comparisons(policy, sft, tok, posts, cfg: RoundsConfig, seed: int, m
     pairs, stats = [], {"posts": len(posts), "candidates": 0, "ties": 0, "labels": 0, "flipped": 0}
     order = [(i, a, b) for i, s in enumerate(summaries) for a in range(len(s)) for b in range(a + 1, len(s))]
     rng.shuffle(order)
+    if cfg.pick == "uncertain":  # the closest scores first (a stable sort: ties keep the shuffled order)
+        k = len(summaries[0])
+        scores = reward_model.score_texts(tok, [p.prompt + t for p, ss in zip(posts, summaries) for t in ss]).tolist()
+        order.sort(key=lambda x: abs(scores[x[0] * k + x[1]] - scores[x[0] * k + x[2]]))
     for i, a, b in order:
         if len(pairs) == cfg.comparisons:
             break
@@ -162,6 +174,36 @@ def round_dir(r: int, s: sm.SummarySetup, cfg: RoundsConfig):
     return stages.stage_dir("summ-round", base, asdict(s.ppo), settings, r)
 
 
+def round_reward_model(r: int, s: sm.SummarySetup, cfg: RoundsConfig, before: dict,
+                       progress: bool = False) -> tuple:
+    """Steps 1-3 of round ``r``: label summaries of training posts (from ``before``'s policy and SFT),
+    continue training ``before``'s reward model on every label so far, calibrate it again.
+    Returns (reward model, every label so far, stats). Not cached: ``run_round`` caches a whole round."""
+    sft, _ = sm.sft_model(s, progress=progress)
+    tok = sm.tokenizer(s)
+    t0 = time.perf_counter()
+    held_out = frozenset(p.prompt for p in sm.test_posts(s))
+    prompts = sm.rl_prompts(s)  # training posts that leave room for a summary (tokenises them all: once)
+    fits = set(prompts)
+    train_posts = [p for p in sm.corpus(s)["train"] if p.prompt in fits]
+    posts = random.Random(cfg.seed * 1000 + r).sample(train_posts, min(cfg.posts_per_round, len(train_posts)))
+    new, stats = collect_comparisons(before["policy"], sft, tok, posts, cfg, cfg.seed * 1000 + r, s.max_new_tokens,
+                                     held_out, reward_model=before["reward_model"])
+    stats["seconds_labels"] = round(time.perf_counter() - t0, 1)
+    labels = before["labels"] + new
+    # Continue from the last reward model, on every label so far and as many of the original pairs
+    # (so it does not forget what it knew).
+    original = sm.rm_pairs(sm.train_comparisons(s))
+    mix = labels + random.Random(r).sample(original, min(len(original), len(labels)))
+    rm = copy.deepcopy(before["reward_model"])
+    train_reward_model(rm, tok, mix, RMTrainConfig(steps=cfg.rm_steps, batch_size=s.rm.batch_size, lr=cfg.rm_lr,
+                                                   seed=cfg.seed + r, pack_pairs=s.rm.pack_pairs), progress=progress)
+    stages.calibrate_on_samples(rm, sft, tok, prompts, s.calibration_samples, s.max_new_tokens,
+                                s.calibration_seed)
+    stats["seconds_reward_model"] = round(time.perf_counter() - t0 - stats["seconds_labels"], 1)
+    return rm, labels, stats
+
+
 def run_round(r: int, s: sm.SummarySetup | None = None, cfg: RoundsConfig | None = None,
               progress: bool | None = None, retrain: bool = False) -> dict:
     """Round ``r`` (0 = the base pipeline). Returns {"policy", "reward_model", "history", "labels", "stats"}.
@@ -189,25 +231,8 @@ def run_round(r: int, s: sm.SummarySetup | None = None, cfg: RoundsConfig | None
     before = run_round(r - 1, s, cfg, progress)  # only needed to train: a cached round loads alone
     sft, _ = sm.sft_model(s, progress=progress)
     t0 = time.perf_counter()
-    held_out = frozenset(p.prompt for p in sm.test_posts(s))
-    prompts = sm.rl_prompts(s)  # training posts that leave room for a summary (tokenises them all: once)
-    fits = set(prompts)
-    train_posts = [p for p in sm.corpus(s)["train"] if p.prompt in fits]
-    posts = random.Random(cfg.seed * 1000 + r).sample(train_posts, min(cfg.posts_per_round, len(train_posts)))
-    new, stats = collect_comparisons(before["policy"], sft, tok, posts, cfg, cfg.seed * 1000 + r, s.max_new_tokens,
-                                     held_out)
-    stats["seconds_labels"] = round(time.perf_counter() - t0, 1)
-    labels = before["labels"] + new
-    # Continue from the last reward model, on every label so far and as many of the original pairs
-    # (so it does not forget what it knew).
-    original = sm.rm_pairs(sm.train_comparisons(s))
-    mix = labels + random.Random(r).sample(original, min(len(original), len(labels)))
-    rm = copy.deepcopy(before["reward_model"])
-    train_reward_model(rm, tok, mix, RMTrainConfig(steps=cfg.rm_steps, batch_size=s.rm.batch_size, lr=cfg.rm_lr,
-                                                   seed=cfg.seed + r), progress=progress)
-    stages.calibrate_on_samples(rm, sft, tok, prompts, s.calibration_samples, s.max_new_tokens,
-                                s.calibration_seed)
-    stats["seconds_reward_model"] = round(time.perf_counter() - t0 - stats["seconds_labels"], 1)
+    rm, labels, stats = round_reward_model(r, s, cfg, before, progress)
+    prompts = sm.rl_prompts(s)
     start = sft if cfg.ppo_from == "sft" else before["policy"]
     ppo = s.ppo if cfg.ppo_iterations is None else replace(s.ppo, iterations=cfg.ppo_iterations)
     policy, history = stages.train_policy("ppo", sft, rm, tok, prompts, ppo, progress, start=start)
