@@ -51,7 +51,7 @@ def main():
         st = rounds.run_round(r, s, cfg, progress=False)["stats"]
         wall = time.perf_counter() - t0
         total_rounds += wall
-        ppo = st["seconds"] - st["seconds_labels"] - st["seconds_reward_model"]
+        ppo = st["seconds_ppo"]
         print(f"{f'round {r}':>20}: {wall:6.1f} s (labels {st['seconds_labels']:.1f} s, reward model "
               f"{st['seconds_reward_model']:.1f} s, PPO {ppo:.1f} s)", flush=True)
     print(f"{'total':>20}: {base + total_rounds:6.1f} s; the rounds add {100 * total_rounds / base:.0f}% "

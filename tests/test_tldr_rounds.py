@@ -239,7 +239,7 @@ def test_agreement_counts_the_pairs_the_labeller_tells_apart():
 
     values = np.array([2, 1, 1, 0,     # post 0: 5 of its 6 pairs differ in value (1 vs 1 does not)
                        1, 1, 1, 1])    # post 1: the labeller tells no pair apart
-    scores = np.array([0.9, 0.5, 0.1, 0.7,   # orders (0,1) (0,2) (0,3) (1,3) right, (2,3) wrong
+    scores = np.array([0.9, 0.5, 0.1, 0.3,   # orders (0,1) (0,2) (0,3) (1,3) right, (2,3) wrong
                        0.0, 1.0, 2.0, 3.0])
     out = ceiling.agreement(scores, values, 4)
     assert out[0] == pytest.approx(4 / 5) and np.isnan(out[1])
@@ -262,5 +262,10 @@ def test_a_lever_retrains_round_1s_reward_model_with_one_setting_changed(cache):
     assert all(torch.equal(a, b) for a, b in zip(rm.state_dict().values(), rounds_rm.state_dict().values()))
     uncertain, st2 = levers.reward_model("uncertain pairs", TINY, TINY_ROUNDS, progress=False)
     assert st2["posts"] == 2 * st["posts"] and not torch.equal(uncertain.head.weight, rm.head.weight)
-    again, _ = levers.reward_model("uncertain pairs", TINY, TINY_ROUNDS, progress=False)  # cached
-    assert torch.equal(again.head.weight, uncertain.head.weight)
+    # The lever's round then runs only its PPO, on that very reward model.
+    res = rounds.run_round(1, TINY, levers.variant(TINY_ROUNDS, "uncertain pairs"), progress=False)
+    assert torch.equal(res["reward_model"].head.weight, uncertain.head.weight) and res["stats"]["seconds_ppo"] > 0
+    assert res["stats"]["seconds"] == pytest.approx(st2["seconds_labels"] + st2["seconds_reward_model"]
+                                                    + res["stats"]["seconds_ppo"], abs=0.11)
+    with pytest.raises(ValueError, match="round must be in 1"):
+        rounds.round_reward_model(0, TINY, TINY_ROUNDS)

@@ -16,7 +16,9 @@
 #   model's own score, and explain its training curves;
 # - point the same functions at GPT-2 and the CarperAI data (checked offline on a tiny model);
 # - close the loop as Stiennon et al. did: rounds of new comparisons on the policy's *own* summaries
-#   (from a simulated labeller), a retrained reward model and PPO again, over three seeds (last section).
+#   (from a simulated labeller), a retrained reward model and PPO again, over three seeds (last section);
+# - measure each reward model's ceiling with best-of-n, and what more labels, better-chosen pairs,
+#   longer training, an ensemble or cleaner labels do to it.
 #
 # **Read first:** notebooks 02 (Bradley–Terry), 07 (the reward model), 08 (baselines) and 09 (PPO:
 # GAE, value head, clipped losses). Nothing needs to have run: this notebook trains its own stages
@@ -24,8 +26,8 @@
 #
 # **How long.** The cell after the settings prints two times, measured by the build at full size on a
 # 2-core CPU: from an empty cache (this notebook then trains everything it shows: its pretrained, SFT
-# and reward models, PPO on three seeds, and the rounds section's rounds, control runs and other
-# variant) and with every stage cached. Training cells show a progress bar while they train.
+# and reward models, PPO on three seeds, and the rounds section's rounds, control runs, levers and
+# other variant) and with every stage cached. Training cells show a progress bar while they train.
 #
 # Everything here lives in the folder `rlhf_edu/tldr/` (the posts, their fact judge, the comparisons
 # and the pipeline); the trainer, reward model and PPO are the ones of notebooks 06–09, not copies.
@@ -117,7 +119,9 @@ for c in pairs[:4]:
 # nothing but that cue after an article: Radford et al., 2019, section 3.6). Stage 2 is supervised
 # fine-tuning on (prompt, reference summary), with the loss on the **summary tokens and the closing
 # EOS only**: a loss that leaks onto the prompt teaches the model to write posts instead of
-# summaries (`tests/test_tldr_pipeline.py` checks it does not happen here).
+# summaries (`tests/test_tldr_pipeline.py` checks it does not happen here). Since the loss counts only
+# there, the trainer computes the output layer only there too (`logits_where_loss` in the settings):
+# the same loss with less work, as most of each row is post.
 #
 # SFT has to teach the tiny model to *copy* the post's facts, its numbers above all; the number
 # counts further down show how far the SFT steps in the settings above get it. (The comment on `sft`
@@ -148,11 +152,11 @@ plots.plot_lm_training(pre_hist, sft_hist)
 #
 # ### One batch by hand
 #
-# `train_reward_model` draws each batch of pairs with its own seeded generator, puts the chosen
-# texts and the rejected texts (each + EOS, left-padded) into one tensor, and reads one score per
-# row at its last real token. We rebuild its *first* batch, score it with a freshly built reward
-# model (the SFT backbone plus the head's seeded initial weights, exactly what training starts
-# from), and compute the loss $-\log\sigma(r_c - r_r)$ ourselves.
+# `train_reward_model` draws each batch of pairs with its own seeded generator. The plain way to
+# score them puts the chosen texts and the rejected texts (each + EOS, left-padded) into one tensor
+# and reads one score per row at its last real token. We rebuild its *first* batch that way, score
+# it with a freshly built reward model (the SFT backbone plus the head's seeded initial weights,
+# exactly what training starts from), and compute the loss $-\log\sigma(r_c - r_r)$ ourselves.
 
 # %%
 # NBVAL_IGNORE_OUTPUT
@@ -198,10 +202,37 @@ one_step = rm_lib.train_reward_model(rm_lib.RewardModel(copy.deepcopy(sft), seed
 print(f"loss by hand:                     {by_hand.item():.6f}   (log 2 = {torch.log(torch.tensor(2.0)).item():.6f})")
 print(f"formulas.reward_model_loss:       {package.item():.6f}")
 print(f"train_reward_model, first step:   {one_step['loss'][0]:.6f}")
-assert torch.allclose(by_hand, package) and abs(by_hand.item() - one_step["loss"][0]) < 1e-6
+assert torch.allclose(by_hand, package) and abs(by_hand.item() - one_step["loss"][0]) < 1e-5
 
 # %%
 show.source(formulas.reward_model_loss)
+
+# %% [markdown]
+# The trainer's first step gave the same loss from fewer tokens. The two texts of a pair begin with
+# the same post, most of their tokens, so with `pack_pairs` (on for this task: see `rm` in the
+# settings) `train_reward_model` puts each pair in **one row**: the shared start once, then
+# chosen's rest, then rejected's rest (`reward_model.pair_rows`). An attention mask keeps rejected's
+# rest from seeing chosen's, and its positions restart where the shared start ends, so every token
+# has the hidden state it has in its own sequence, and every score is the one above:
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+chosen_ids = [(tok.encode(rm_texts[i][0]) + [tok.eos_id])[-bs:] for i in rows]
+rejected_ids = [(tok.encode(rm_texts[i][1]) + [tok.eos_id])[-bs:] for i in rows]
+packed, sees, positions, last_c, last_r = rm_lib.pair_rows(chosen_ids, rejected_ids, tok.pad_id)
+shared = len(chosen_ids[0]) + len(rejected_ids[0]) - int(last_r[0]) - 1
+print(f"pair 0: {len(chosen_ids[0])} + {len(rejected_ids[0])} tokens, {shared} of them shared -> one row of "
+      f"{int(last_r[0]) + 1}; positions {positions[0, :int(last_r[0]) + 1].tolist()}")
+print(f"the batch: one row per text {tuple(ids.shape)}, {int(mask.sum())} real tokens; one row per pair "
+      f"{tuple(packed.shape)}, {int((last_r + 1).sum())} real tokens")
+with torch.no_grad():
+    p_c, p_r = fresh.pair_scores(chosen_ids, rejected_ids, tok.pad_id)
+gap = max((p_c - r_c).abs().max().item(), (p_r - r_r).abs().max().item())
+print(f"largest difference from the scores above: {gap:.1e} (float rounding)")
+assert gap < 1e-5
+
+# %%
+show.source(rm_lib.pair_rows)
 
 # %% [markdown]
 # Now the package trains it: the same step, repeated, with AdamW and a warm-up. Then the same batch
@@ -1046,6 +1077,168 @@ display(Markdown(
     + (f"With {' and '.join(turn)}'s reward model{'s' if len(turn) > 1 else ''} a small n helps and a larger n "
        "hurts: the pick first moves towards what the judge wants, then away from it as best-of-n presses harder "
        "on the proxy, the rise and fall Gao et al. (2022) measured for best-of-n." if turn else "")))
+
+# %% [markdown]
+# ### Raising the ceiling: what each lever buys
+#
+# Which change to the reward model raises that ceiling? Each lever below trains **round 1's reward
+# model again with one setting changed** (`levers.reward_model`: the same round 0 policy, the same
+# seeds), so no PPO run is needed to read it. Two readings on the held-out posts, on the same 16 SFT
+# samples a post as above:
+#
+# - **agreement**: of two samples of a post that the labeller (without noise) tells apart, how often
+#   the reward model orders them the same way (`ceiling.agreement`); best-of-n and PPO both lean on
+#   this ranking;
+# - **the ceiling**: best-of-4 and best-of-16 minus best-of-1, as above.
+#
+# Two levers the issue list names need no run: the reward model already starts from the SFT model
+# (`train_rm` builds it as `RewardModel(copy.deepcopy(sft))`), and a larger reward model would need a
+# larger pretrained and fine-tuned model first, which this notebook does not train. "Label noise 0"
+# is an ablation, not a lever one can buy: it says how much the labeller's mistakes cost. The ensemble
+# averages the three seeds' round 1 reward models (each calibrated to mean 0 and std 1 on SFT samples,
+# so their scores share a scale): it pools their three sets of labels and training runs, so it is one
+# reward model, read over posts only.
+
+# %%
+from rlhf_edu.tldr import levers
+
+show.source(levers.variant)
+print({name: change(rounds_cfg) for name, change in levers.LEVERS.items()})
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+values = ceiling.labeller_values(samples, setup)
+oracle = ceiling.ceiling(values, judged_all, samples["n"])  # best-of-k picked by the labeller's own count
+lever_scores, lever_stats = {}, {}
+for name in levers.LEVERS:
+    trained = [levers.reward_model(name, *seeded(seed)) for seed in SEEDS]
+    lever_scores[name] = np.stack([ceiling.scores(rm_, samples) for rm_, _ in trained])
+    lever_stats[name] = [st for _, st in trained]
+lever_scores["ensemble"] = lever_scores["as built"].mean(0, keepdims=True)
+r0_scores = ceiling.scores(runs[SEEDS[0]][0]["reward_model"], samples)[None]
+told = ~np.isnan(ceiling.agreement(r0_scores[0], values, samples["n"]))  # posts with a pair the labeller tells apart
+
+
+def lever_reading(sc):
+    """(seeds or 1, posts * n) scores -> agreement and best-of-k values, each (seeds or 1, posts)."""
+    agree = np.stack([ceiling.agreement(x, values, samples["n"]) for x in sc])[:, told]
+    best_k = [ceiling.ceiling(x, judged_all, samples["n"]) for x in sc]
+    return agree, {k: {m: np.stack([b[k][m] for b in best_k]) for m in measures} for k in ceiling.KS}
+
+
+def ci_any(values_):
+    """Crossed over seeds x posts; one row (test size, the ensemble, round 0): a t over posts."""
+    return stats.mean_ci(values_, "crossed") if len(values_) > 1 else stats.mean_ci(values_.T, "nested")
+
+
+readings = {"round 0": lever_reading(r0_scores)} | {name: lever_reading(sc) for name, sc in lever_scores.items()}
+print(f"on {samples['posts']} held-out posts ({told.sum()} with a pair the labeller tells apart); mean [95 % interval]")
+print(f"{'reward model':<20}{'labels':>18}{'agreement':>24}{'best-of-4 - 1, cov.':>24}{'best-of-16 - 1, cov.':>24}"
+      f"{'best-of-16 - 1, hal.':>24}")
+for name, (agree, bk) in readings.items():
+    counts = lever_stats.get(name)
+    labels = "-" if counts is None else "/".join(str(st["labels"]) for st in counts)
+    print(f"{name:<20}{labels:>18}{cell(ci_any(agree)):>24}"
+          + "".join(f"{ci_text(ci_any(bk[k][m] - bk[1][m])):>24}" for k, m in ((4, "coverage"), (16, "coverage"),
+                                                                                   (16, "hallucination"))))
+print(f"{'the labeller itself':<20}{'':>18}{'(1 by definition)':>24}"
+      + "".join(f"{ci_text(stats.mean_ci((oracle[k][m] - oracle[1][m])[:, None], 'nested')):>24}"
+                for k, m in ((4, "coverage"), (16, "coverage"), (16, "hallucination"))))
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+# Each lever minus "as built", per post and seed (the same posts, seeds and samples): crossed. The
+# ensemble is one reward model: against the seeds' mean, a t over posts.
+def against_built(a, b):
+    if len(a) == len(b):
+        return diff_ci(a, b)
+    return stats.mean_ci((a - b.mean(0, keepdims=True)).T, "nested")
+
+
+base_agree, base_best = readings["as built"]
+vs_built = {name: {"agreement": against_built(agree, base_agree),
+                   **{k: against_built(bk[k]["coverage"], base_best[k]["coverage"]) for k in (4, 16)}}
+            for name, (agree, bk) in readings.items() if name not in ("as built", "round 0")}
+print(f"{'minus as built':<20}{'agreement':>24}{'best-of-4 coverage':>24}{'best-of-16 coverage':>24}")
+for name, d in vs_built.items():
+    print(f"{name:<20}" + "".join(f"{ci_text(d[key]):>24}" for key in ("agreement", 4, 16)))
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+lift = {k: {name: ci_any(bk[k]["coverage"] - bk[1]["coverage"]) for name, (_, bk) in readings.items()} for k in (4, 16)}
+clears_at = {k: [name for name, ci in lift[k].items() if ci.low > 0] for k in (4, 16)}
+raise_agree = [name for name, d in vs_built.items() if d["agreement"].low > 0]
+lower_agree = [name for name, d in vs_built.items() if d["agreement"].high < 0]
+agree_means = {name: float(np.mean(a)) for name, (a, _) in readings.items()}
+named = lambda xs: ", ".join(f'"{x}"' for x in xs)  # noqa: E731
+words = ["**What the levers measured.**"]
+words.append(f"Best-of-16 covers more facts than best-of-1 beyond noise with {named(clears_at[16])}. " if clears_at[16]
+             else "No reward model here makes best-of-16 cover more facts than best-of-1 beyond noise. ")
+words.append(f"Best-of-4 does with {len(clears_at[4])} of the {len(readings)} ({named(clears_at[4])}). "
+             if clears_at[4] else "Nor does best-of-4. ")
+words.append((f"Against round 1 as built, agreement rises beyond noise with {named(raise_agree)}"
+              if raise_agree else "No lever raises agreement beyond noise against round 1 as built")
+             + (f" and falls with {named(lower_agree)}. " if lower_agree else ". "))
+words.append(f"Agreement stays between {min(agree_means.values()):.3f} and {max(agree_means.values()):.3f} over every "
+             "reward model in the table, where the labeller itself would score 1. ")
+words.append(f"Yet the samples hold much better summaries: picking by the labeller's own count takes coverage from "
+             f"{oracle[1]['coverage'].mean():.3f} (best-of-1) to {oracle[4]['coverage'].mean():.3f} at n = 4 and "
+             f"{oracle[16]['coverage'].mean():.3f} at n = 16, and hallucination from "
+             f"{oracle[1]['hallucination'].mean():.3f} to {oracle[16]['hallucination'].mean():.3f}. ")
+if rounds_cfg.rounds >= 2:
+    more = diff_ci(best["round 2"][4]["coverage"], best["round 1"][4]["coverage"])
+    words.append(f"A second round (the rounds above) moved best-of-4 coverage by {ci_text(more)} against the first. ")
+words.append("So the limit is how well the reward model ranks SFT's own summaries, and "
+             + ("none of the levers tried here, up to four times the labels and steps or labels without noise, lifts "
+                "the best-of-16 ceiling above SFT's samples." if not clears_at[16] else
+                f"{named(clears_at[16])} lift{'s' if len(clears_at[16]) == 1 else ''} the best-of-16 ceiling above "
+                "SFT's samples."))
+display(Markdown(" ".join(words)))
+
+# %% [markdown]
+# **PPO against the best lever.** The ceiling says how far a reward model can lead; PPO says how far it
+# does. We take the lever one can buy (not "label noise 0"; not the ensemble, which is three models)
+# with the highest mean agreement, and run round 1 with it: its reward model is the one measured
+# above (cached), so only PPO trains, with the rounds' PPO settings. Beside it: SFT and round 1 as
+# built, the same PPO on the reward model without the lever.
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+buyable = [name for name in vs_built if name not in ("label noise 0", "ensemble")]
+best_lever = max(buyable, key=lambda name: agree_means[name])
+lever_cols, lever_texts = {}, {}
+for seed in SEEDS:
+    s, c = seeded(seed)
+    lever_cols[seed], lever_texts[seed] = rounds.round_metrics(rounds.run_round(1, s, levers.variant(c, best_lever)), s)
+print(f"best lever by agreement: {best_lever!r}")
+print(f"{'seed':<6}{'':<30}{'coverage':>10}{'halluc.':>10}{'KL':>8}")
+for seed in SEEDS:
+    for name, m in (("round 1 as built", round_tables[seed]["round 1"]), (f"round 1, {best_lever}", lever_cols[seed])):
+        print(f"{seed:<6}{name:<30}{m['coverage']:10.3f}{m['hallucination_rate']:10.3f}{m['kl_k1']:8.2f}")
+print(f"{'':<6}{'SFT':<30}{sft_cov:10.3f}{sft_hal:10.3f}{0:8.2f}")
+lever_post = {name: np.array([[score(p, t) for p, t in zip(held, lever_texts[seed])] for seed in SEEDS])
+              for name, score in measures.items()}
+lever_vs_sft = {name: diff_ci(lever_post[name], table[name]["SFT"]) for name in measures}
+lever_vs_built = {name: diff_ci(lever_post[name], per_post("round 1", measures[name])) for name in measures}
+for name in measures:
+    print(f"{name:<14} minus SFT {ci_text(lever_vs_sft[name])}; minus round 1 as built {ci_text(lever_vs_built[name])}")
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+lever_cov = mean([lever_cols[s_]["coverage"] for s_ in SEEDS])
+lever_hal = mean([lever_cols[s_]["hallucination_rate"] for s_ in SEEDS])
+lever_kl = [lever_cols[s_]["kl_k1"] for s_ in SEEDS]
+met = lever_vs_sft["coverage"].low > 0 and lever_hal <= sft_hal and max(lever_kl) <= 10
+display(Markdown(
+    f"**Reading.** With {best_lever!r}, PPO's coverage minus SFT's is {ci_text(lever_vs_sft['coverage'])} "
+    f"({stats.verdict(lever_vs_sft['coverage'], 'PPO', 'SFT')}) and its hallucination minus SFT's "
+    f"{ci_text(lever_vs_sft['hallucination'])}, at KL {', '.join(f'{k:.2f}' for k in lever_kl)}: the target "
+    f"(coverage above SFT's beyond noise, hallucination not above it on the seed mean, KL ≤ 10) **is "
+    f"{'met' if met else 'not met'}**. Against round 1 as built, the lever moved PPO's coverage by "
+    f"{ci_text(lever_vs_built['coverage'])} and hallucination by {ci_text(lever_vs_built['hallucination'])}."
+    + ("" if met else " That is what the ceiling above predicts: best-of-16 picked by these reward models finds "
+       "no more facts than SFT's own samples, and PPO, less KL-efficient than best-of-n in Gao et al.'s "
+       "measurements, has not found more either.")))
 
 # %% [markdown]
 # ### Restart PPO from SFT each round, or continue from the last policy?

@@ -15,11 +15,8 @@ how much of the gap the labeller's mistakes explain.
 
 from __future__ import annotations
 
-import json
-from dataclasses import asdict, replace
+from dataclasses import replace
 
-from .. import checkpoint as ckpt
-from .. import stages
 from . import pipeline as sm
 from . import rounds
 
@@ -31,6 +28,9 @@ LEVERS = {
     # twice as many candidates (sampling is cheap; labels are what people cost).
     "uncertain pairs": lambda c: {"pick": "uncertain", "posts_per_round": 2 * c.posts_per_round},
     "twice the RM steps": lambda c: {"rm_steps": 2 * c.rm_steps},
+    # At 150 steps of 32 pairs the model sees each of twice the labels less than once: more of both.
+    "4x labels and steps": lambda c: {"comparisons": 4 * c.comparisons, "posts_per_round": 4 * c.posts_per_round,
+                                      "rm_steps": 4 * c.rm_steps},
     "label noise 0.05": lambda c: {"noise": 0.05},
     "label noise 0": lambda c: {"noise": 0.0},
 }
@@ -45,17 +45,10 @@ def variant(cfg: rounds.RoundsConfig, name: str) -> rounds.RoundsConfig:
 
 def reward_model(name: str, s: sm.SummarySetup | None = None, cfg: rounds.RoundsConfig | None = None,
                  progress: bool | None = None) -> tuple:
-    """Round 1's reward model with lever ``name`` (a cached stage). Returns (reward model, stats)."""
-    s, cfg = s or sm.setup(), cfg or rounds.rounds_config()
-    progress = stages.show_progress() if progress is None else progress
-    cfg = variant(cfg, name)
-    base = {k: v for k, v in asdict(s).items() if k in sm.STAGE_FIELDS["rm"]}
-    d = stages.stage_dir("summ-lever", base, asdict(s.ppo), {k: v for k, v in asdict(cfg).items() if k != "rounds"})
-    if stages.finished(d):
-        return stages.load_reward_model(d), json.loads((d / "stats.json").read_text())
-    before = rounds.run_round(0, s, cfg, progress)
-    rm, _, stats = rounds.round_reward_model(1, s, cfg, before, progress)
-    d.mkdir(parents=True, exist_ok=True)
-    (d / "stats.json").write_text(json.dumps(stats))
-    ckpt.save_model(rm, d, rm.config.to_dict(), {"stage": "summary_lever_rm", "lever": name})  # last: marks it done
+    """Round 1's reward model with lever ``name``. Returns (reward model, its round's stats).
+
+    Cached as that round's reward model (``rounds.round_reward_model``): "as built" is the rounds' own
+    round 1, and ``rounds.run_round(1, s, variant(cfg, name))`` then runs only its PPO."""
+    cfg = variant(cfg or rounds.rounds_config(), name)
+    rm, _, stats = rounds.round_reward_model(1, s, replace(cfg, rounds=max(cfg.rounds, 1)), progress)
     return rm, stats

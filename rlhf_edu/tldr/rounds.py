@@ -174,11 +174,21 @@ def round_dir(r: int, s: sm.SummarySetup, cfg: RoundsConfig):
     return stages.stage_dir("summ-round", base, asdict(s.ppo), settings, r)
 
 
-def round_reward_model(r: int, s: sm.SummarySetup, cfg: RoundsConfig, before: dict,
-                       progress: bool = False) -> tuple:
-    """Steps 1-3 of round ``r``: label summaries of training posts (from ``before``'s policy and SFT),
-    continue training ``before``'s reward model on every label so far, calibrate it again.
-    Returns (reward model, every label so far, stats). Not cached: ``run_round`` caches a whole round."""
+def round_reward_model(r: int, s: sm.SummarySetup | None = None, cfg: RoundsConfig | None = None,
+                       progress: bool | None = None) -> tuple:
+    """Steps 1-3 of round ``r`` >= 1: label summaries of training posts (from round r-1's policy and SFT),
+    continue training round r-1's reward model on every label so far, calibrate it again.
+    Returns (reward model, every label so far, stats). Cached in the round's folder, so a round whose
+    reward model is done (``levers.py`` trains them alone) runs only its PPO."""
+    s, cfg = s or sm.setup(), cfg or rounds_config()
+    progress = stages.show_progress() if progress is None else progress
+    if r < 1 or r > cfg.rounds:
+        raise ValueError(f"round must be in 1..{cfg.rounds}, got {r}")
+    d = round_dir(r, s, cfg)
+    if stages.finished(d / "rm"):
+        labels = [tuple(p) for p in json.loads((d / "labels.json").read_text())]
+        return stages.load_reward_model(d / "rm"), labels, ckpt.read_config(d / "rm")["meta"]["stats"]
+    before = run_round(r - 1, s, cfg, progress)
     sft, _ = sm.sft_model(s, progress=progress)
     tok = sm.tokenizer(s)
     t0 = time.perf_counter()
@@ -201,6 +211,10 @@ def round_reward_model(r: int, s: sm.SummarySetup, cfg: RoundsConfig, before: di
     stages.calibrate_on_samples(rm, sft, tok, prompts, s.calibration_samples, s.max_new_tokens,
                                 s.calibration_seed)
     stats["seconds_reward_model"] = round(time.perf_counter() - t0 - stats["seconds_labels"], 1)
+    d.mkdir(parents=True, exist_ok=True)
+    (d / "labels.json").write_text(json.dumps(labels))
+    # The weights last: they mark the reward model done.
+    ckpt.save_model(rm, d / "rm", sft.config.to_dict(), {"stage": f"summary_round{r}_rm", "stats": stats})
     return rm, labels, stats
 
 
@@ -219,7 +233,6 @@ def run_round(r: int, s: sm.SummarySetup | None = None, cfg: RoundsConfig | None
         policy, history = sm.ppo_policy(s, progress=progress)
         return {"policy": policy, "reward_model": rm, "history": history, "labels": [], "stats": {}}
     d = round_dir(r, s, cfg)
-    tok = sm.tokenizer(s)
     if retrain and d.exists():
         shutil.rmtree(d)
     if stages.finished(d / "policy"):
@@ -227,18 +240,16 @@ def run_round(r: int, s: sm.SummarySetup | None = None, cfg: RoundsConfig | None
         labels = [tuple(p) for p in json.loads((d / "labels.json").read_text())]
         return {"policy": stages.load_model(d / "policy"), "reward_model": stages.load_reward_model(d / "rm"),
                 "history": meta["history"], "labels": labels, "stats": meta["stats"]}
-
-    before = run_round(r - 1, s, cfg, progress)  # only needed to train: a cached round loads alone
+    rm, labels, stats = round_reward_model(r, s, cfg, progress)
     sft, _ = sm.sft_model(s, progress=progress)
     t0 = time.perf_counter()
-    rm, labels, stats = round_reward_model(r, s, cfg, before, progress)
-    prompts = sm.rl_prompts(s)
-    start = sft if cfg.ppo_from == "sft" else before["policy"]
+    start = sft if cfg.ppo_from == "sft" else run_round(r - 1, s, cfg, progress)["policy"]
     ppo = s.ppo if cfg.ppo_iterations is None else replace(s.ppo, iterations=cfg.ppo_iterations)
-    policy, history = stages.train_policy("ppo", sft, rm, tok, prompts, ppo, progress, start=start)
-    stats["seconds"] = round(time.perf_counter() - t0, 1)  # this round's own work, wall clock
-    ckpt.save_model(rm, d / "rm", sft.config.to_dict(), {"stage": f"summary_round{r}_rm"})
-    (d / "labels.json").write_text(json.dumps(labels))
+    policy, history = stages.train_policy("ppo", sft, rm, sm.tokenizer(s), sm.rl_prompts(s), ppo, progress,
+                                          start=start)
+    stats = {**stats, "seconds_ppo": round(time.perf_counter() - t0, 1)}
+    # This round's own work, wall clock: labels, reward model, PPO (each timed when it ran).
+    stats["seconds"] = round(stats["seconds_labels"] + stats["seconds_reward_model"] + stats["seconds_ppo"], 1)
     # The policy last: its weights mark the round finished.
     ckpt.save_model(policy, d / "policy", policy.config.to_dict(),
                     {"stage": f"summary_round{r}_ppo", "history": history, "stats": stats})
