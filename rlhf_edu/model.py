@@ -187,7 +187,9 @@ class GPT(nn.Module):
         idx: (B, T) token ids. attention_mask: (B, T_past + T) with 1 for real tokens,
         covering the cache too. past_kv: a ``KVCache`` (from ``new_kv_cache``) holding the
         earlier tokens' keys and values; this call appends idx's to it (no cache is made here:
-        without one, the second element returned is None).
+        without one, the second element returned is None). A (B, T, T) attention_mask instead says
+        which keys each query sees, for rows that pack several sequences (``_packed_forward``; it
+        needs position_ids).
         Returns (logits (B, T, vocab), past_kv) or, with return_hidden, (hidden (B, T, d), past_kv).
         """
         B, T = idx.shape

@@ -53,7 +53,7 @@ class RewardModel(nn.Module):
         device = self.head.weight.device
         ids, sees, positions, last_chosen, last_rejected = (t.to(device) for t in pair_rows(chosen, rejected, pad_id))
         hidden, _ = self.backbone(ids, attention_mask=sees, position_ids=positions, return_hidden=True)
-        per_position = self.head(hidden).squeeze(-1)
+        per_position = self.head(hidden.to(self.head.weight.dtype)).squeeze(-1)
         rows = torch.arange(len(chosen), device=device)
         return per_position[rows, last_chosen], per_position[rows, last_rejected]
 
@@ -106,7 +106,7 @@ def pair_rows(chosen: list[list[int]], rejected: list[list[int]], pad_id: int):
         part[i, :n], part[i, n:lc], part[i, lc:lc + rest] = 0, 1, 2
     query, key = part[:, :, None], part[:, None, :]
     sees = torch.ones(T, T, dtype=torch.bool).tril() & (key >= 0) & ~((query == 2) & (key == 1))
-    sees |= torch.eye(T, dtype=torch.bool)  # a pad query sees itself: an all-masked row would give NaN
+    sees |= torch.eye(T, dtype=torch.bool)  # every query sees itself (a guard: no row may be all masked)
     last_chosen = torch.tensor([lc - 1 for _, lc, _ in spans])
     return ids, sees, positions, last_chosen, last_chosen + torch.tensor([rest for _, _, rest in spans])
 

@@ -73,7 +73,8 @@ def make_optimizer(model: torch.nn.Module, cfg: TrainConfig) -> AdamW:
 def lm_loss(model: GPT, inputs, targets, loss_mask, logits_where_loss: bool = False) -> torch.Tensor:
     """Mean cross-entropy over the positions where ``loss_mask`` is 1.
 
-    ``logits_where_loss``: compute the logits at those positions only (``TrainConfig.logits_where_loss``).
+    ``logits_where_loss``: compute the logits at those positions only (``TrainConfig.logits_where_loss``);
+    the mask must then be 0/1 (every mask here is), as positions are kept, not weighted.
     """
     device = model_device(model)  # batches are built on the CPU; a no-op when the model is there too
     inputs, targets, loss_mask = inputs.to(device), targets.to(device), loss_mask.to(device)

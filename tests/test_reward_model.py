@@ -127,3 +127,19 @@ def test_packed_rows_are_checked():
         rm.backbone(ids, attention_mask=sees)
     with pytest.raises(ValueError, match="outside the context"):
         rm.backbone(ids, attention_mask=sees, position_ids=positions + 16)
+    with pytest.raises(ValueError, match="needs a"):
+        rm.backbone(ids, attention_mask=sees[:, :-1, :-1], position_ids=positions)
+
+
+def test_packed_rows_may_be_longer_than_the_context():
+    # Two 12-token texts sharing 2 tokens make a 22-token row; the model's context is 16.
+    from rlhf_edu.model import left_pad
+    from rlhf_edu.reward_model import pair_rows
+
+    rm = tiny_rm()
+    chosen, rejected = [[3, 4] + list(range(5, 15)) + [1]], [[3, 4] + list(range(15, 25)) + [1]]
+    ids, _, _, _, _ = pair_rows(chosen, rejected, 0)
+    assert ids.shape[1] > rm.config.block_size
+    r_c, r_r = rm.pair_scores(chosen, rejected, pad_id=0)
+    torch.testing.assert_close(torch.cat([r_c, r_r]), rm.raw_score(*left_pad(chosen + rejected, 0)),
+                               atol=1e-5, rtol=1e-5)

@@ -42,7 +42,7 @@ def test_facts_and_inventions_are_counted(post):
 
 @pytest.mark.parametrize("bad", [dict(noise=0.5), dict(noise=-0.1), dict(comparisons=0), dict(rounds=-1),
                                  dict(policy_samples=1, sft_samples=0), dict(ppo_from="rm"), dict(rm_steps=0),
-                                 dict(ppo_iterations=0)])
+                                 dict(ppo_iterations=0), dict(pick="hardest")])
 def test_bad_settings_name_themselves(bad):
     name = next(iter(bad))
     with pytest.raises(ValueError, match=name.split("_")[0]):
@@ -100,13 +100,14 @@ def test_rounds_label_training_posts_only_and_are_cached(res):
 def test_uncertain_pairs_are_the_ones_the_reward_model_scores_closest(res):
     sft, _ = sm.sft_model(TINY, progress=False)
     tok, rm = sm.tokenizer(TINY), res[0]["reward_model"]
-    posts = sm.corpus(TINY)["train"][:6]
-    cfg = dataclasses.replace(TINY_ROUNDS, pick="uncertain", comparisons=5, noise=0.0)
+    posts = sm.corpus(TINY)["train"][:40]  # the tiny model writes many equal summaries: ties get no label
+    cfg = dataclasses.replace(TINY_ROUNDS, pick="uncertain", comparisons=5, noise=0.0, policy_samples=3, sft_samples=3)
     with pytest.raises(ValueError, match="needs the current reward_model"):
         rounds.collect_comparisons(sft, sft, tok, posts, cfg, 0, 8)
     pairs, _ = rounds.collect_comparisons(sft, sft, tok, posts, cfg, 0, 8, reward_model=rm)
     every, _ = rounds.collect_comparisons(sft, sft, tok, posts, dataclasses.replace(cfg, comparisons=10_000,
                                                                                    pick="random"), 0, 8)
+    assert len(every) > 2 * cfg.comparisons  # else any order would pick "the closest" ones
     gap = lambda pair: abs(float(rm.score_texts(tok, [pair[0]]) - rm.score_texts(tok, [pair[1]])))  # noqa: E731
     picked, labelled = sorted(gap(p) for p in pairs), sorted(gap(p) for p in every)
     assert len(pairs) == min(5, len(every)) and picked == pytest.approx(labelled[: len(pairs)], abs=1e-5)
@@ -262,8 +263,14 @@ def test_a_lever_retrains_round_1s_reward_model_with_one_setting_changed(cache):
     assert all(torch.equal(a, b) for a, b in zip(rm.state_dict().values(), rounds_rm.state_dict().values()))
     uncertain, st2 = levers.reward_model("uncertain pairs", TINY, TINY_ROUNDS, progress=False)
     assert st2["posts"] == 2 * st["posts"] and not torch.equal(uncertain.head.weight, rm.head.weight)
-    # The lever's round then runs only its PPO, on that very reward model.
-    res = rounds.run_round(1, TINY, levers.variant(TINY_ROUNDS, "uncertain pairs"), progress=False)
+    # The lever's round then runs only its PPO, on that very reward model: labelling or training again fails.
+    def no(*args, **kwargs):
+        raise AssertionError("the cached reward model was not used")
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(rounds, "collect_comparisons", no)
+        mp.setattr(rounds, "train_reward_model", no)
+        res = rounds.run_round(1, TINY, levers.variant(TINY_ROUNDS, "uncertain pairs"), progress=False)
     assert torch.equal(res["reward_model"].head.weight, uncertain.head.weight) and res["stats"]["seconds_ppo"] > 0
     assert res["stats"]["seconds"] == pytest.approx(st2["seconds_labels"] + st2["seconds_reward_model"]
                                                     + res["stats"]["seconds_ppo"], abs=0.11)

@@ -220,9 +220,11 @@ show.source(formulas.reward_model_loss)
 chosen_ids = [(tok.encode(rm_texts[i][0]) + [tok.eos_id])[-bs:] for i in rows]
 rejected_ids = [(tok.encode(rm_texts[i][1]) + [tok.eos_id])[-bs:] for i in rows]
 packed, sees, positions, last_c, last_r = rm_lib.pair_rows(chosen_ids, rejected_ids, tok.pad_id)
-shared = len(chosen_ids[0]) + len(rejected_ids[0]) - int(last_r[0]) - 1
-print(f"pair 0: {len(chosen_ids[0])} + {len(rejected_ids[0])} tokens, {shared} of them shared -> one row of "
-      f"{int(last_r[0]) + 1}; positions {positions[0, :int(last_r[0]) + 1].tolist()}")
+n_c, n_r = len(chosen_ids[0]), len(rejected_ids[0])
+shared = n_c + n_r - int(last_r[0]) - 1
+print(f"pair 0: {n_c} + {n_r} tokens, {shared} of them shared -> one row of {int(last_r[0]) + 1}; positions "
+      f"{positions[0, 0].item()}-{positions[0, n_c - 1].item()} (shared start, chosen's rest), then "
+      f"{positions[0, n_c].item()}-{positions[0, int(last_r[0])].item()} (rejected's rest)")
 print(f"the batch: one row per text {tuple(ids.shape)}, {int(mask.sum())} real tokens; one row per pair "
       f"{tuple(packed.shape)}, {int((last_r + 1).sum())} real tokens")
 with torch.no_grad():
@@ -776,7 +778,7 @@ else:
 # the paper mixed sources), pair summaries of the same post, label the pairs, continue training
 # the reward model on every label so far (plus as many original pairs, so it does not forget),
 # calibrate it again on SFT samples, and run PPO again with the settings above for
-# `ppo_iterations` iterations (at full size fewer than round 0's, to keep a round to about two minutes),
+# `ppo_iterations` iterations (at full size fewer than round 0's, to keep a round to a minute or two),
 # starting either from SFT or from the last round's policy (`ppo_from`; we compare the two at the
 # end). Round 0 is the pipeline you just ran.
 
@@ -1097,7 +1099,8 @@ display(Markdown(
 # is an ablation, not a lever one can buy: it says how much the labeller's mistakes cost. The ensemble
 # averages the three seeds' round 1 reward models (each calibrated to mean 0 and std 1 on SFT samples,
 # so their scores share a scale): it pools their three sets of labels and training runs, so it is one
-# reward model, read over posts only.
+# reward model, read over posts only. More rounds are a lever too: "a second round" is round 2's reward
+# model from the rounds above, read the same way.
 
 # %%
 from rlhf_edu.tldr import levers
@@ -1132,6 +1135,9 @@ def ci_any(values_):
 
 
 readings = {"round 0": lever_reading(r0_scores)} | {name: lever_reading(sc) for name, sc in lever_scores.items()}
+if rounds_cfg.rounds >= 2:  # more rounds, a lever too: round 2's reward model, from the rounds above
+    readings["a second round"] = lever_reading(np.stack([ceiling.scores(runs[seed][2]["reward_model"], samples)
+                                                         for seed in SEEDS]))
 print(f"on {samples['posts']} held-out posts ({told.sum()} with a pair the labeller tells apart); mean [95 % interval]")
 print(f"{'reward model':<20}{'labels':>18}{'agreement':>24}{'best-of-4 - 1, cov.':>24}{'best-of-16 - 1, cov.':>24}"
       f"{'best-of-16 - 1, hal.':>24}")
@@ -1185,9 +1191,6 @@ words.append(f"Yet the samples hold much better summaries: picking by the labell
              f"{oracle[1]['coverage'].mean():.3f} (best-of-1) to {oracle[4]['coverage'].mean():.3f} at n = 4 and "
              f"{oracle[16]['coverage'].mean():.3f} at n = 16, and hallucination from "
              f"{oracle[1]['hallucination'].mean():.3f} to {oracle[16]['hallucination'].mean():.3f}. ")
-if rounds_cfg.rounds >= 2:
-    more = diff_ci(best["round 2"][4]["coverage"], best["round 1"][4]["coverage"])
-    words.append(f"A second round (the rounds above) moved best-of-4 coverage by {ci_text(more)} against the first. ")
 words.append("So the limit is how well the reward model ranks SFT's own summaries, and "
              + ("none of the levers tried here, up to four times the labels and steps or labels without noise, lifts "
                 "the best-of-16 ceiling above SFT's samples." if not clears_at[16] else
@@ -1197,14 +1200,15 @@ display(Markdown(" ".join(words)))
 
 # %% [markdown]
 # **PPO against the best lever.** The ceiling says how far a reward model can lead; PPO says how far it
-# does. We take the lever one can buy (not "label noise 0"; not the ensemble, which is three models)
-# with the highest mean agreement, and run round 1 with it: its reward model is the one measured
+# does. We take the lever one can buy (not "label noise 0"; not the ensemble, which is three models;
+# not the second round, whose PPO is in the rounds table above) with the highest mean agreement, and
+# run round 1 with it: its reward model is the one measured
 # above (cached), so only PPO trains, with the rounds' PPO settings. Beside it: SFT and round 1 as
 # built, the same PPO on the reward model without the lever.
 
 # %%
 # NBVAL_IGNORE_OUTPUT
-buyable = [name for name in vs_built if name not in ("label noise 0", "ensemble")]
+buyable = [name for name in vs_built if name not in ("label noise 0", "ensemble", "a second round")]
 best_lever = max(buyable, key=lambda name: agree_means[name])
 lever_cols, lever_texts = {}, {}
 for seed in SEEDS:

@@ -2,7 +2,7 @@
 
 ``ceiling.py`` measures how far a reward model can lead (best-of-n from SFT). To find what raises
 that ceiling, each lever below retrains round 1's reward model (``rounds.round_reward_model``: the
-same round 0 policy, posts and seeds, one setting of ``RoundsConfig`` changed) and reads it on the
+same round 0 policy and seeds, one setting of ``RoundsConfig`` changed) and reads it on the
 held-out posts, with no PPO run needed:
 
 - **agreement**: how often it orders two SFT samples of a post as the labeller without noise would

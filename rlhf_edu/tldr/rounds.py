@@ -8,7 +8,8 @@ Each further round here:
 
 1. sample summaries of ``posts_per_round`` *training* posts, some from the current policy and some
    from the SFT model (Stiennon et al. mix sources), and pair summaries of the same post;
-2. label each pair with the simulated labeller (``label``), up to ``comparisons`` labels a round;
+2. label each pair with the simulated labeller (``label``), up to ``comparisons`` labels a round, in
+   random order or, with ``pick="uncertain"``, the pairs the current reward model scores closest first;
 3. continue training the reward model on every label so far plus as many of the original pairs,
    and calibrate it again on SFT samples;
 4. run PPO again for ``ppo_iterations`` (from SFT, or from the last policy: ``ppo_from``).
@@ -53,7 +54,7 @@ class RoundsConfig:
     # Which candidate pairs get the labels: "random", or "uncertain" (those the current reward model
     # scores closest, active learning: each label then settles what the model cannot yet tell).
     pick: str = "random"
-    # 150 reward-model steps and 30 PPO iterations keep a round to about 2 minutes on a 2-core CPU
+    # 150 reward-model steps and 30 PPO iterations keep a round to 1-2 minutes on a 2-core CPU
     # (twice that measured within noise of it: docs/tuning-notes.md).
     rm_steps: int = 150             # reward-model steps per round (continued, not from scratch)
     rm_lr: float = 2e-4
@@ -193,7 +194,7 @@ def round_reward_model(r: int, s: sm.SummarySetup | None = None, cfg: RoundsConf
     tok = sm.tokenizer(s)
     t0 = time.perf_counter()
     held_out = frozenset(p.prompt for p in sm.test_posts(s))
-    prompts = sm.rl_prompts(s)  # training posts that leave room for a summary (tokenises them all: once)
+    prompts = sm.rl_prompts(s)  # training posts that leave room for a summary
     fits = set(prompts)
     train_posts = [p for p in sm.corpus(s)["train"] if p.prompt in fits]
     posts = random.Random(cfg.seed * 1000 + r).sample(train_posts, min(cfg.posts_per_round, len(train_posts)))
@@ -222,7 +223,9 @@ def run_round(r: int, s: sm.SummarySetup | None = None, cfg: RoundsConfig | None
               progress: bool | None = None, retrain: bool = False) -> dict:
     """Round ``r`` (0 = the base pipeline). Returns {"policy", "reward_model", "history", "labels", "stats"}.
 
-    ``retrain`` trains round ``r`` again (not the rounds before it, nor the base stages).
+    Its reward model (steps 1-3, ``round_reward_model``) is cached on its own, then PPO runs (step 4).
+    ``retrain`` trains round ``r`` again, its reward model included (not the rounds before it, nor the
+    base stages).
     """
     s, cfg = s or sm.setup(), cfg or rounds_config()
     progress = stages.show_progress() if progress is None else progress
@@ -242,11 +245,11 @@ def run_round(r: int, s: sm.SummarySetup | None = None, cfg: RoundsConfig | None
                 "history": meta["history"], "labels": labels, "stats": meta["stats"]}
     rm, labels, stats = round_reward_model(r, s, cfg, progress)
     sft, _ = sm.sft_model(s, progress=progress)
-    t0 = time.perf_counter()
     start = sft if cfg.ppo_from == "sft" else run_round(r - 1, s, cfg, progress)["policy"]
+    tok, prompts = sm.tokenizer(s), sm.rl_prompts(s)
+    t0 = time.perf_counter()
     ppo = s.ppo if cfg.ppo_iterations is None else replace(s.ppo, iterations=cfg.ppo_iterations)
-    policy, history = stages.train_policy("ppo", sft, rm, sm.tokenizer(s), sm.rl_prompts(s), ppo, progress,
-                                          start=start)
+    policy, history = stages.train_policy("ppo", sft, rm, tok, prompts, ppo, progress, start=start)
     stats = {**stats, "seconds_ppo": round(time.perf_counter() - t0, 1)}
     # This round's own work, wall clock: labels, reward model, PPO (each timed when it ran).
     stats["seconds"] = round(stats["seconds_labels"] + stats["seconds_reward_model"] + stats["seconds_ppo"], 1)
