@@ -275,8 +275,8 @@ plots.plot_rm_training(rm_info["history"])
 # Every pair the judge tells apart falls in exactly one of three groups: one summary has more facts
 # and no more inventions (*coverage*); both have the same facts and only one invents (*invention*);
 # or one has more facts but also invents where the other does not, or the reverse (*trade-off*: the
-# judge counts an invention as worse than any missing fact, so it prefers the one that does not
-# invent).
+# judge counts an invention as costing as much as missing every fact, so of two summaries it tells
+# apart it prefers the one that does not invent).
 #
 # Why the `wrong_fact` reason is in our comparisons at all: on an earlier version of this pipeline,
 # a reward model trained without it preferred a wrong number to none (recorded in the comment on
@@ -1125,7 +1125,10 @@ display(Markdown(
 from rlhf_edu.tldr import levers
 
 show.source(levers.variant)
-for name, change_of in levers.LEVERS.items():
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+for name, change_of in levers.LEVERS.items():  # what each lever changes at this run size
     print(f"{name:<20} {change_of(rounds_cfg)}")
 
 # %%
